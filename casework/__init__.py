@@ -1,0 +1,1 @@
+"""Cases: intake, lifecycle, replies, notes and the audit trail."""

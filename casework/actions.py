@@ -1,0 +1,241 @@
+"""Use cases that change cases; each owns its transaction and writes the audit event with the change."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from casework import codes, store
+from casework.models import FIELDS, SYSTEM, Actor, Role, Status, can_move, REASON_REQUIRED
+from casework.text import clean, fold
+from channels.base import InboundEvent
+from hotline.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    case_id: int
+    tracking_code: str
+    message_id: int
+    created: bool
+
+
+async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResult:
+    """Store an inbound item and open its case; the same provider id twice gives the same case."""
+    text = clean(event.text)
+    identities = [(i.kind, i.value) for i in (event.sender, *event.other_identities) if i is not None]
+    meta = [
+        {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)} for a in event.attachments
+    ]
+    for _ in range(5):
+        code = codes.new_code()
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                row = await store.intake(
+                    conn,
+                    channel=event.channel,
+                    provider_id=event.provider_message_id,
+                    request_hash=event.request_hash,
+                    text=text,
+                    search_text=f"{code} {fold(text)} {fold(event.address or '')}",
+                    sender=event.sender.value if event.sender else None,
+                    identities=identities,
+                    name=clean(event.display_name) if event.display_name else None,
+                    locale=event.locale,
+                    address=clean(event.address) if event.address else None,
+                    lat=event.lat,
+                    lon=event.lon,
+                    raw=event.raw,
+                    attachments_meta=meta,
+                    code=code,
+                )
+                if row["created"] and event.attachments:
+                    await store.insert_attachments(
+                        conn,
+                        row["message_id"],
+                        [
+                            (a.filename, a.content_type, len(a.data), hashlib.sha256(a.data).hexdigest(), a.data)
+                            for a in event.attachments
+                        ],
+                    )
+        except asyncpg.UniqueViolationError as e:
+            if e.constraint_name == "cases_tracking_code_key":
+                continue  # one in hundreds of millions: draw another code
+            raise
+        if not row["created"] and event.request_hash and row["request_hash"] != event.request_hash:
+            raise Unprocessable(
+                "this Idempotency-Key was used with a different request", code="idempotency_key_reused"
+            )
+        if row["case_id"] is None:
+            raise Conflict("message stored without a case", code="message_without_case")
+        return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], row["created"])
+    raise RuntimeError("could not draw a free tracking code")
+
+
+def _visible(case: asyncpg.Record, actor: Actor) -> bool:
+    return not actor.is_department or case["department"] == actor.department
+
+
+async def _locked_case(conn: asyncpg.Connection, case_id: int, actor: Actor) -> asyncpg.Record:
+    case = await store.get_case(conn, case_id, lock=True)
+    if case is None:
+        raise NotFound("no such case")
+    if not _visible(case, actor):
+        raise Forbidden("this case belongs to another unit")
+    return case
+
+
+async def get_case(pool: asyncpg.Pool, case_id: int, actor: Actor) -> dict[str, Any]:
+    """Return one case with its citizen, messages and events, as staff may see it."""
+    async with pool.acquire() as conn:
+        case = await store.get_case(conn, case_id)
+        if case is None:
+            raise NotFound("no such case")
+        if not _visible(case, actor):
+            raise Forbidden("this case belongs to another unit")
+        return {
+            "case": case,
+            "citizen": await store.citizen(conn, case["citizen_id"]),
+            "messages": await store.case_messages(conn, case_id),
+            "events": await store.case_events(conn, case_id),
+        }
+
+
+async def change_status(
+    pool: asyncpg.Pool,
+    case_id: int,
+    target: Status,
+    actor: Actor,
+    *,
+    reason: str | None = None,
+    duplicate_of: int | None = None,
+    department: str | None = None,
+) -> None:
+    """Move a case along its lifecycle, or refuse with 409 and change nothing."""
+    reason = clean(reason) if reason else None
+    if target in REASON_REQUIRED and not reason:
+        raise BadRequest({"field": "reason", "message": f"a reason is required to move a case to {target}"})
+    if target is Status.RECEIVED:
+        raise Conflict("a case cannot return to received", code="illegal_transition")
+    async with pool.acquire() as conn, conn.transaction():
+        case = await _locked_case(conn, case_id, actor)
+        current = Status(case["status"])
+        if not can_move(current, target):
+            raise Conflict(f"{current} → {target} is not allowed", code="illegal_transition")
+        if actor.is_department and target in (Status.FORWARDED, Status.DUPLICATE, Status.CLOSED):
+            raise Forbidden("a department cannot make this move")
+        values: dict[str, Any] = {"status": target.value}
+        changes: dict[str, Any] = {}
+        if target is Status.FORWARDED:
+            unit = department or case["department"]
+            if not unit:
+                raise Unprocessable({"field": "department", "message": "forwarding needs a department"})
+            if not await store.department_exists(conn, unit):
+                raise Unprocessable({"field": "department", "message": "unknown department"})
+            if unit != case["department"]:
+                values["department"] = unit
+                changes["department"] = [case["department"], unit]
+        if target is Status.DUPLICATE:
+            if duplicate_of is None or duplicate_of == case_id:
+                raise Unprocessable({"field": "duplicate_of", "message": "name the case this one duplicates"})
+            parent = await store.get_case(conn, duplicate_of)
+            if parent is None:
+                raise Unprocessable({"field": "duplicate_of", "message": "no such case"})
+            values["duplicate_of"] = duplicate_of
+            changes["duplicate_of"] = [case["duplicate_of"], duplicate_of]
+        if current is Status.DUPLICATE and target is Status.REOPENED:
+            values["duplicate_of"] = None
+            changes["duplicate_of"] = [case["duplicate_of"], None]
+        await store.update_case(conn, case_id, values)
+        await store.insert_event(
+            conn, case_id, actor, "status", from_status=current, to_status=target, changes=changes,
+            reason=reason, public=True,
+        )
+        if target is Status.REJECTED:
+            # A rejection hands the case back to the triage queue with the unit's reason.
+            await store.update_case(conn, case_id, {"status": Status.TRIAGE.value, "department": None})
+            await store.insert_event(
+                conn, case_id, SYSTEM, "status", from_status=Status.REJECTED, to_status=Status.TRIAGE,
+                changes={"department": [case["department"], None]},
+                reason=f"returned to triage: {reason}", public=False,
+            )
+    log.info("case %s: %s -> %s by %s#%s", case_id, current, target, actor.kind, actor.id)
+
+
+async def update_case(
+    pool: asyncpg.Pool, case_id: int, actor: Actor, changes: dict[str, Any], *, reason: str | None = None
+) -> None:
+    """Set field, ward or department by hand; a field change is kept as a correction for retraining."""
+    if actor.is_department:
+        raise Forbidden("a department cannot reclassify a case")
+    if "field" in changes and changes["field"] not in FIELDS:
+        raise BadRequest({"field": "field", "message": "unknown field code"})
+    async with pool.acquire() as conn, conn.transaction():
+        case = await _locked_case(conn, case_id, actor)
+        if "department" in changes and changes["department"] is not None:
+            if not await store.department_exists(conn, changes["department"]):
+                raise Unprocessable({"field": "department", "message": "unknown department"})
+        diff = {k: [case[k], v] for k, v in changes.items() if case[k] != v}
+        if not diff:
+            return
+        values = dict(changes)
+        if "field" in diff:
+            values["confidence"] = None  # a person decided; no model confidence applies
+        await store.update_case(conn, case_id, values)
+        await store.insert_event(
+            conn, case_id, actor, "field_corrected" if "field" in diff else "updated",
+            changes=diff, reason=clean(reason) if reason else None,
+        )
+
+
+async def add_note(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str) -> None:
+    """Add an internal note: staff only, never shown to the citizen."""
+    async with pool.acquire() as conn, conn.transaction():
+        await _locked_case(conn, case_id, actor)
+        await store.insert_event(conn, case_id, actor, "note", changes={"text": clean(text)})
+
+
+async def reply(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str, *, final: bool = False) -> int:
+    """Queue a reply to the citizen on the channel they used; return the outbox message id."""
+    text = clean(text)
+    async with pool.acquire() as conn, conn.transaction():
+        case = await _locked_case(conn, case_id, actor)
+        current = Status(case["status"])
+        if final and not can_move(current, Status.ANSWERED):
+            raise Conflict(f"{current} → answered is not allowed", code="illegal_transition")
+        message_id = await queue_outbound(conn, case, text=text, kind="reply", key=f"reply:{uuid.uuid4()}",
+                                          author_id=actor.id)
+        await store.insert_event(conn, case_id, actor, "reply", changes={"message_id": message_id}, public=True)
+        if final:
+            await store.update_case(conn, case_id, {"status": Status.ANSWERED.value})
+            await store.insert_event(
+                conn, case_id, actor, "status", from_status=current, to_status=Status.ANSWERED, public=True
+            )
+    assert message_id is not None
+    return message_id
+
+
+# Identity kind used to reach a citizen on each channel.
+CHANNEL_IDENTITY = {"sms": "phone", "voice": "phone", "email": "email", "telegram": "telegram", "web": "web"}
+
+
+async def queue_outbound(
+    conn: asyncpg.Connection, case: asyncpg.Record, *, text: str, kind: str, key: str, author_id: int | None
+) -> int | None:
+    """Put a message for the case's citizen in the outbox, on the channel the citizen used."""
+    recipient = await store.citizen_address(conn, case["citizen_id"], CHANNEL_IDENTITY.get(case["channel"], "web"))
+    return await store.insert_outbound(
+        conn, case_id=case["id"], citizen_id=case["citizen_id"], channel=case["channel"], key=key,
+        recipient=recipient, text=text, kind=kind, author_id=author_id,
+    )
+
+
+def role_may_edit(actor: Actor) -> bool:
+    return actor.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)

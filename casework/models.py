@@ -1,0 +1,104 @@
+"""Case types: statuses, the lifecycle graph, roles and actors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    TRIAGE = "triage"
+    FORWARDED = "forwarded"
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    REOPENED = "reopened"
+    DUPLICATE = "duplicate"
+
+
+S = Status
+
+# Which status may follow which. `rejected` is passed through on the way back to triage: a
+# department refuses a case with a reason and the case returns to the triage queue at once.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.RECEIVED: frozenset({S.TRIAGE, S.FORWARDED, S.IN_PROGRESS, S.ANSWERED, S.CLOSED, S.DUPLICATE}),
+    S.TRIAGE: frozenset({S.FORWARDED, S.IN_PROGRESS, S.ANSWERED, S.CLOSED, S.DUPLICATE}),
+    S.FORWARDED: frozenset({S.IN_PROGRESS, S.REJECTED, S.ANSWERED, S.DUPLICATE}),
+    S.IN_PROGRESS: frozenset({S.ANSWERED, S.REJECTED, S.DUPLICATE, S.TRIAGE}),
+    S.ANSWERED: frozenset({S.CLOSED, S.REOPENED, S.IN_PROGRESS}),
+    S.CLOSED: frozenset({S.REOPENED}),
+    S.REJECTED: frozenset({S.TRIAGE}),
+    S.REOPENED: frozenset({S.TRIAGE, S.FORWARDED, S.IN_PROGRESS, S.ANSWERED, S.CLOSED, S.DUPLICATE}),
+    S.DUPLICATE: frozenset({S.REOPENED}),
+}
+
+# Moves that must say why.
+REASON_REQUIRED = frozenset({S.REJECTED, S.REOPENED, S.DUPLICATE, S.CLOSED})
+
+OPEN_STATUSES = frozenset(set(Status) - {S.CLOSED, S.DUPLICATE})
+
+
+def can_move(current: Status, target: Status) -> bool:
+    """Tell whether the lifecycle allows current → target."""
+    return target in TRANSITIONS[current]
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    DEPARTMENT = "department"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: a staff member, the system, or the citizen."""
+
+    kind: str
+    name: str
+    id: int | None = None
+    role: Role | None = None
+    department: str | None = None
+
+    @property
+    def is_department(self) -> bool:
+        return self.role is Role.DEPARTMENT
+
+
+SYSTEM = Actor(kind="system", name="system")
+CITIZEN = Actor(kind="citizen", name="citizen")
+
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "received": ("Đã tiếp nhận", "Received"),
+    "triage": ("Đang phân loại", "Being sorted"),
+    "forwarded": ("Đã chuyển đơn vị xử lý", "Forwarded to the responsible unit"),
+    "in_progress": ("Đang xử lý", "In progress"),
+    "answered": ("Đã trả lời", "Answered"),
+    "closed": ("Đã đóng", "Closed"),
+    "rejected": ("Đơn vị trả lại", "Returned by the unit"),
+    "reopened": ("Mở lại", "Reopened"),
+    "duplicate": ("Trùng với phản ánh khác", "Duplicate of another report"),
+}
+
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "admin_procedures": ("Hành chính công", "Public administrative services"),
+    "urban_infrastructure": ("Hạ tầng đô thị", "Urban infrastructure"),
+    "traffic": ("Giao thông", "Traffic and road safety"),
+    "public_transport": ("Vận tải hành khách công cộng", "Public transport"),
+    "water_supply": ("Cấp nước", "Water supply"),
+    "drainage_flooding": ("Thoát nước – ngập nước", "Drainage and flooding"),
+    "public_lighting": ("Chiếu sáng công cộng", "Public lighting"),
+    "trees": ("Cây xanh", "Trees and green space"),
+    "electricity": ("Điện lực", "Electricity"),
+    "telecom": ("Viễn thông", "Telecommunications"),
+    "urban_order": ("Trật tự đô thị", "Urban order and construction"),
+    "environment": ("Tài nguyên – môi trường", "Environment and sanitation"),
+    "noise": ("Tiếng ồn", "Noise"),
+    "security": ("An ninh trật tự", "Security and public order"),
+    "health": ("Y tế", "Health"),
+    "other": ("Khác / chưa phân loại", "Other / not yet classified"),
+}
+
+FIELDS = frozenset(FIELD_LABELS)

@@ -1,0 +1,282 @@
+"""The staff API under /api/v1/cases: list, read, move, reply, note, reclassify."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from casework import actions, staff, store
+from casework.models import FIELDS, Actor, Role, Status
+from casework.text import fold
+from hotline import queue
+from hotline.errors import BadRequest, Unauthorized
+from hotline.http import SERVICES, SESSION_COOKIE, json_response, read_json, staff_actor
+
+log = logging.getLogger(__name__)
+
+ALL_STAFF = (Role.AGENT, Role.DEPARTMENT, Role.SUPERVISOR, Role.ADMIN)
+EDITORS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+MAX_BODY = 64 * 1024
+
+
+def case_json(case: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": case["id"],
+        "tracking_code": case["tracking_code"],
+        "status": case["status"],
+        "channel": case["channel"],
+        "field": case["field"],
+        "confidence": case["confidence"],
+        "classifier_version": case["classifier_version"],
+        "urgent": case["urgent"],
+        "language": case["language"],
+        "description": case["description"],
+        "entities": case["entities"],
+        "address": case["address"],
+        "lat": case["lat"],
+        "lon": case["lon"],
+        "ward_code": case["ward_code"],
+        "geocode_confidence": case["geocode_confidence"],
+        "department": case["department"],
+        "department_name": case["department_name_vi"],
+        "routing_reason": case["routing_reason"],
+        "due_at": case["due_at"],
+        "deadline_reason": case["deadline_reason"],
+        "duplicate_of": case["duplicate_of"],
+        "processed_at": case["processed_at"],
+        "created_at": case["created_at"],
+        "updated_at": case["updated_at"],
+    }
+
+
+def _body(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise BadRequest({"field": ".".join(str(p) for p in first["loc"]) or None, "message": first["msg"]},
+                         code="invalid_body") from None
+
+
+def _case_id(request: web.Request) -> int:
+    raw = request.match_info["case_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise BadRequest({"field": "case_id", "message": "not a case id"})
+    return int(raw)
+
+
+def _cursor_encode(case: asyncpg.Record) -> str:
+    raw = json.dumps([case["created_at"].isoformat(), case["id"]])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, case_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(created), int(case_id)
+    except (ValueError, TypeError) as e:
+        raise BadRequest({"field": "cursor", "message": "not a cursor from this API"}) from e
+
+
+def _date(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest({"field": name, "message": "use an ISO 8601 date or time"}) from None
+    if value.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        value = value.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    return value
+
+
+async def list_cases(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    q = request.query
+    status = q.get("status")
+    if status is not None and status not in Status.__members__.values():
+        raise BadRequest({"field": "status", "message": "unknown status"})
+    if q.get("field") is not None and q["field"] not in FIELDS:
+        raise BadRequest({"field": "field", "message": "unknown field code"})
+    try:
+        limit = min(max(int(q.get("limit", "50")), 1), 200)
+    except ValueError:
+        raise BadRequest({"field": "limit", "message": "a number from 1 to 200"}) from None
+    urgent = {"true": True, "false": False}.get(q.get("urgent", ""), None)
+    flt = store.CaseFilter(
+        status=status, field=q.get("field"), department=q.get("department"), ward=q.get("ward"),
+        channel=q.get("channel"), since=_date(request, "from"), until=_date(request, "to"),
+        text=fold(q["q"]) if q.get("q") else None, urgent=urgent,
+    )
+    after = _cursor_decode(q["cursor"]) if q.get("cursor") else None
+    scope = actor.department if actor.is_department else None
+    async with request.app[SERVICES].pool.acquire() as conn:
+        rows = await store.list_cases(conn, flt, scope_department=scope, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return json_response({
+        "items": [case_json(r) for r in rows],
+        "next_cursor": _cursor_encode(rows[-1]) if more and rows else None,
+    })
+
+
+def _event_json(e: asyncpg.Record) -> dict[str, Any]:
+    return {k: e[k] for k in ("id", "at", "actor_kind", "actor_id", "actor_name", "kind", "from_status",
+                              "to_status", "changes", "reason", "public")}
+
+
+def _message_json(m: asyncpg.Record) -> dict[str, Any]:
+    return {k: m[k] for k in ("id", "direction", "channel", "kind", "text", "status", "created_at", "sent_at",
+                              "author_id", "sender", "recipient")} | {"attachments": m["files"]}
+
+
+async def get_case(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    found = await actions.get_case(request.app[SERVICES].pool, _case_id(request), actor)
+    body = case_json(found["case"])
+    body["citizen"] = found["citizen"]
+    body["messages"] = [_message_json(m) for m in found["messages"]]
+    body["events"] = [_event_json(e) for e in found["events"]]
+    return json_response(body)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status
+    reason: str | None = Field(default=None, max_length=2000)
+    duplicate_of: int | None = None
+    department: str | None = None
+
+
+async def change_status(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    body = _body(StatusIn, await read_json(request, MAX_BODY))
+    pool = request.app[SERVICES].pool
+    case_id = _case_id(request)
+    await actions.change_status(pool, case_id, body.status, actor, reason=body.reason,
+                                duplicate_of=body.duplicate_of, department=body.department)
+    return await _fresh(request, case_id, actor)
+
+
+class TextIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=10_000)
+    final: bool = False
+
+
+async def reply(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    body = _body(TextIn, await read_json(request, MAX_BODY))
+    services = request.app[SERVICES]
+    case_id = _case_id(request)
+    message_id = await actions.reply(services.pool, case_id, actor, body.text, final=body.final)
+    await queue.enqueue_send(services.redis, services.settings.queue_name, message_id)
+    return json_response({"message_id": message_id, "status": "queued"}, status=201)
+
+
+async def add_note(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    body = _body(TextIn, await read_json(request, MAX_BODY))
+    await actions.add_note(request.app[SERVICES].pool, _case_id(request), actor, body.text)
+    return json_response({"status": "noted"}, status=201)
+
+
+class CaseUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str | None = None
+    ward_code: str | None = Field(default=None, max_length=20)
+    department: str | None = Field(default=None, max_length=64)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+async def update_case(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *EDITORS)
+    data = await read_json(request, MAX_BODY)
+    body = _body(CaseUpdateIn, data)
+    changes = {k: getattr(body, k) for k in ("field", "ward_code", "department") if k in data}
+    if not changes:
+        raise BadRequest({"field": None, "message": "nothing to change: give field, ward_code or department"})
+    case_id = _case_id(request)
+    await actions.update_case(request.app[SERVICES].pool, case_id, actor, changes, reason=body.reason)
+    return await _fresh(request, case_id, actor)
+
+
+async def _fresh(request: web.Request, case_id: int, actor: Actor) -> web.Response:
+    async with request.app[SERVICES].pool.acquire() as conn:
+        case = await store.get_case(conn, case_id)
+    return json_response(case_json(case))
+
+
+async def attachment(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    raw = request.match_info["attachment_id"]
+    if not raw.isdigit():
+        raise BadRequest({"field": "attachment_id", "message": "not an id"})
+    pool = request.app[SERVICES].pool
+    async with pool.acquire() as conn:
+        row = await store.attachment(conn, int(raw))
+    if row is None:
+        raise web.HTTPNotFound()
+    await actions.get_case(pool, row["case_id"], actor)  # the same visibility rule as the case
+    return web.Response(body=row["data"], content_type=row["content_type"], headers={
+        "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff",
+    })
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=500)
+
+
+async def login(request: web.Request) -> web.Response:
+    body = _body(LoginIn, await read_json(request, MAX_BODY))
+    services = request.app[SERVICES]
+    session = await staff.login(services.pool, body.username, body.password, services.settings.session_ttl_hours)
+    if session is None:
+        raise Unauthorized("wrong user name or password")
+    token, csrf = session
+    response = json_response({"csrf_token": csrf})
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict",
+                        secure=services.settings.public_url.startswith("https"),
+                        max_age=services.settings.session_ttl_hours * 3600)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    await staff_actor(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await staff.logout(request.app[SERVICES].pool, token)
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE)
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    actor = await staff_actor(request)
+    return json_response({"id": actor.id, "name": actor.name, "role": actor.role, "department": actor.department})
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v1/cases", list_cases)
+    r.add_get("/api/v1/cases/{case_id}", get_case)
+    r.add_patch("/api/v1/cases/{case_id}", update_case)
+    r.add_post("/api/v1/cases/{case_id}/status", change_status)
+    r.add_post("/api/v1/cases/{case_id}/replies", reply)
+    r.add_post("/api/v1/cases/{case_id}/notes", add_note)
+    r.add_get("/api/v1/attachments/{attachment_id}", attachment)
+    r.add_post("/api/v1/session", login)
+    r.add_delete("/api/v1/session", logout)
+    r.add_get("/api/v1/me", me)

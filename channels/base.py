@@ -1,0 +1,112 @@
+"""The channel-adapter contract every channel implements, and the types that cross it.
+
+Inbound: view → verify → parse → casework.actions.record_inbound (stored before acknowledging)
+→ enqueue processing with a job id → ack. Outbound: the outbox job looks the adapter up in the
+hub's registry and calls send().
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from aiohttp import web
+from multidict import CIMultiDictProxy
+
+from hotline.errors import HotlineError
+
+
+class InvalidSignature(HotlineError):
+    """The request did not come from the provider it claims."""
+
+    code = "invalid_signature"
+    http_status = 403
+
+
+class MalformedPayload(HotlineError):
+    """The payload cannot be read; the provider gets 400 with the reason."""
+
+    code = "malformed_payload"
+    http_status = 400
+
+
+class UnsupportedEvent(Exception):
+    """A provider event we do not handle; acknowledged and logged so the provider stops retrying."""
+
+    def __init__(self, event_type: str, event_id: str | None = None) -> None:
+        super().__init__(event_type)
+        self.event_type = event_type
+        self.event_id = event_id
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SenderIdentity:
+    """How the sender can be recognised and reached on this and other channels."""
+
+    kind: str  # phone | email | telegram | web
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """One thing a citizen sent, as a channel understood it."""
+
+    channel: str
+    provider_message_id: str
+    text: str
+    sender: SenderIdentity | None = None
+    other_identities: tuple[SenderIdentity, ...] = ()
+    display_name: str | None = None
+    locale: str = "vi"
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    attachments: tuple[Attachment, ...] = ()
+    received_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message to a citizen, taken from the outbox."""
+
+    message_id: int
+    channel: str
+    recipient: str | None
+    text: str
+    case_code: str | None = None
+    locale: str = "vi"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    provider_message_id: str
+    status: str = "sent"  # sent | delivered
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    """What every channel provides."""
+
+    name: str
+
+    async def verify(self, request: web.Request) -> None:
+        """Check the provider's signature; raise InvalidSignature."""
+
+    def parse(self, headers: CIMultiDictProxy[str], body: bytes) -> list[InboundEvent]:
+        """Turn a provider payload into events; pure. Raise MalformedPayload or UnsupportedEvent."""
+
+    def ack(self, events: list[InboundEvent], results: list[Any]) -> web.StreamResponse:
+        """Answer the provider the way it expects once the events are stored."""
+
+    async def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        """Deliver one outbound message through the provider."""

@@ -1,0 +1,1 @@
+"""The web channel: the public report form, the JSON intake API and the public status page."""

@@ -1,0 +1,236 @@
+"""Public web pages and the report API: thin handlers around casework actions."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from casework import actions
+from casework.public import public_case
+from casework.text import clean
+from channels.base import Attachment, InboundEvent, MalformedPayload
+from channels.web.adapter import build_event, idempotency_key, report_from_mapping, sniff_image
+from channels.web.i18n import STRINGS, pick_language
+from hotline import metrics, queue
+from hotline.errors import BadRequest, HotlineError, NotFound, PayloadTooLarge, UnsupportedMediaType
+from hotline.http import SERVICES, json_response, read_json
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+CSRF_COOKIE = "hotline_csrf"
+LANG_COOKIE = "lang"
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+FORM_FIELDS = ("text", "name", "phone", "email", "address", "lat", "lon", "locale", "csrf_token")
+
+_templates = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=jinja2.select_autoescape(default=True),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def _fmt(value: datetime | None) -> str:
+    return value.astimezone(LOCAL_TZ).strftime("%H:%M %d/%m/%Y") if value else ""
+
+
+def _lang(request: web.Request) -> str:
+    return pick_language(request.query.get("lang"), request.cookies.get(LANG_COOKIE), None)
+
+
+def render(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
+    lang = context.pop("lang", None) or _lang(request)
+    html = _templates.get_template(name).render(lang=lang, t=STRINGS[lang], fmt=_fmt, **context)
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    if request.query.get("lang") in STRINGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", httponly=True)
+    response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+async def _accept(request: web.Request, event: InboundEvent) -> actions.IntakeResult:
+    """Store the report, then enqueue its processing; a Redis failure loses nothing (the sweeper retries)."""
+    services = request.app[SERVICES]
+    result = await actions.record_inbound(services.pool, event)
+    if result.created:
+        metrics.INTAKE.labels(event.channel).inc()
+        try:
+            await queue.enqueue_processing(services.redis, services.settings.queue_name, result.case_id)
+        except (RedisError, OSError) as e:
+            log.warning("case %s stored but not enqueued (%s); the sweeper will pick it up",
+                        result.case_id, type(e).__name__)
+    else:
+        metrics.INTAKE_REPLAYED.labels(event.channel).inc()
+    return result
+
+
+async def _read_multipart(request: web.Request) -> tuple[dict[str, str], list[Attachment]]:
+    """Read form fields and photos, enforcing count, size and image type as the parts arrive."""
+    settings = request.app[SERVICES].settings
+    fields: dict[str, str] = {}
+    photos: list[Attachment] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if part.name == "photos" and part.filename is not None:
+            if not part.filename and part.headers.get("Content-Type", "") == "application/octet-stream":
+                await part.release()  # an empty file input
+                continue
+            if len(photos) >= settings.max_photos:
+                raise BadRequest({"field": "photos", "message": f"at most {settings.max_photos} photos"},
+                                 code="too_many_photos")
+            data = bytearray()
+            while chunk := await part.read_chunk(65536):
+                data.extend(chunk)
+                if len(data) > settings.max_photo_bytes:
+                    raise PayloadTooLarge({"field": "photos", "max_bytes": settings.max_photo_bytes})
+            if not data:
+                continue
+            declared = part.headers.get("Content-Type", "")
+            actual = sniff_image(bytes(data), declared)
+            if actual is None:
+                raise UnsupportedMediaType({"field": "photos", "message": "images only (JPEG, PNG, GIF, WebP, HEIC)"})
+            # Some clients percent-encode non-ASCII names (RFC 5987 filename*); browsers send UTF-8.
+            filename = clean(Path(unquote(part.filename)).name)[:200] or "photo"
+            photos.append(Attachment(filename=filename, content_type=actual, data=bytes(data)))
+        elif part.name in FORM_FIELDS:
+            value = await part.read_chunk(settings.max_text_chars * 4 + 1)
+            fields[part.name] = value.decode("utf-8", errors="replace")
+            await part.release()
+        else:
+            await part.release()
+    return fields, photos
+
+
+def _check_size(request: web.Request, limit: int) -> None:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge({"max_bytes": limit})
+
+
+async def create_report(request: web.Request) -> web.Response:
+    """POST /api/v1/reports: JSON (text only) or multipart (with photos); 201 with the case code."""
+    services = request.app[SERVICES]
+    adapter = services.adapters["web"]
+    key = idempotency_key(request.headers)
+    if request.content_type == "application/json":
+        body = await read_json(request, services.settings.max_json_bytes)
+        report = report_from_mapping(body, services.settings.max_text_chars)
+        event = build_event(report, (), key, report.model_dump(mode="json"))
+    elif request.content_type == "multipart/form-data":
+        _check_size(request, services.settings.max_multipart_bytes)
+        fields, photos = await _read_multipart(request)
+        fields.pop("csrf_token", None)
+        report = report_from_mapping(fields, services.settings.max_text_chars)
+        event = build_event(report, tuple(photos), key, report.model_dump(mode="json"))
+    else:
+        raise UnsupportedMediaType("send application/json or multipart/form-data")
+    result = await _accept(request, event)
+    return adapter.ack([event], [result])
+
+
+async def get_report(request: web.Request) -> web.Response:
+    """GET /api/v1/reports/{code}: the public view of a case."""
+    lang = "en" if request.query.get("lang") == "en" else "vi"
+    case = await public_case(request.app[SERVICES].pool, request.match_info["code"], lang)
+    return json_response(case)
+
+
+async def form_page(request: web.Request) -> web.Response:
+    """GET /: the public report form with a fresh CSRF token."""
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = render(request, "form.html", csrf_token=token, values={}, errors=[])
+    response.set_cookie(CSRF_COOKIE, token, samesite="Strict", httponly=True)
+    return response
+
+
+async def submit_form(request: web.Request) -> web.StreamResponse:
+    """POST /report: the HTML form; redirects to the status page, or shows the form again with errors."""
+    services = request.app[SERVICES]
+    lang = _lang(request)
+    t = STRINGS[lang]
+    if request.content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return render(request, "error.html", status=415, message=t["bad_value"])
+    values: dict[str, str] = {}
+    try:
+        _check_size(request, services.settings.max_multipart_bytes)
+        if request.content_type == "multipart/form-data":
+            values, photos = await _read_multipart(request)
+        else:
+            values, photos = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}, []
+        cookie = request.cookies.get(CSRF_COOKIE)
+        if not cookie or not secrets.compare_digest(cookie, values.get("csrf_token", "")):
+            return render(request, "error.html", status=403, message=t["csrf"])
+        report = report_from_mapping({k: v for k, v in values.items() if k != "csrf_token"},
+                                     services.settings.max_text_chars)
+        event = build_event(report, tuple(photos), None, report.model_dump(mode="json"))
+    except HotlineError as e:
+        errors = _form_errors(e, t)
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        response = render(request, "form.html", status=e.http_status, csrf_token=token, values=values, errors=errors)
+        response.set_cookie(CSRF_COOKIE, token, samesite="Strict", httponly=True)
+        return response
+    result = await _accept(request, event)
+    raise web.HTTPSeeOther(f"/track/{result.tracking_code}?new=1&lang={lang}")
+
+
+def _form_errors(error: HotlineError, t: dict[str, str]) -> list[dict[str, str | None]]:
+    detail = error.detail if isinstance(error.detail, dict) else {}
+    field = detail.get("field")
+    if isinstance(error, PayloadTooLarge):
+        return [{"field": "photos", "message": t["photo_too_large"]}]
+    if isinstance(error, UnsupportedMediaType):
+        return [{"field": "photos", "message": t["not_image"]}]
+    if error.code == "too_many_photos":
+        return [{"field": "photos", "message": t["too_many_photos"]}]
+    problems = detail.get("problems") or [{"field": field, "message": detail.get("message")}]
+    out = []
+    for p in problems:
+        label = t.get(p["field"] or "", p["field"] or "")
+        message = t["text_required"] if p["field"] == "text" else f"{label}: {t['bad_value']}"
+        out.append({"field": p["field"], "message": message})
+    return out
+
+
+async def track_lookup(request: web.Request) -> web.StreamResponse:
+    """GET /track: a box to type a code into."""
+    code = request.query.get("code")
+    if code:
+        lang = _lang(request)
+        raise web.HTTPSeeOther(f"/track/{''.join(ch for ch in code if ch.isdigit())}?lang={lang}")
+    return render(request, "lookup.html", code=None, message=None)
+
+
+async def track_page(request: web.Request) -> web.Response:
+    """GET /track/{code}: the public status page."""
+    lang = _lang(request)
+    t = STRINGS[lang]
+    raw = request.match_info["code"]
+    try:
+        case = await public_case(request.app[SERVICES].pool, raw, lang)
+    except BadRequest:
+        return render(request, "lookup.html", status=400, code=raw, message=t["invalid_code"])
+    except NotFound:
+        return render(request, "lookup.html", status=404, code=raw, message=t["not_found"])
+    return render(request, "track.html", case=case, submitted=request.query.get("new") == "1")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", form_page)
+    app.router.add_post("/report", submit_form)
+    app.router.add_get("/track", track_lookup)
+    app.router.add_get("/track/{code}", track_page)
+    app.router.add_post("/api/v1/reports", create_report)
+    app.router.add_get("/api/v1/reports/{code}", get_report)
+    app.router.add_static("/static", HERE / "static", append_version=False)
+
+
+__all__ = ["setup", "MalformedPayload"]

@@ -1,0 +1,78 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+import casework.views
+import channels.web.views
+from hotline import metrics
+from hotline.http import SERVICES, error_middleware, json_response
+from hotline.services import Services
+from hotline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Check the database and Redis; 503 when either is down."""
+    services: Services = request.app[SERVICES]
+    checks: dict[str, str] = {}
+    try:
+        async with services.pool.acquire(timeout=2) as conn:
+            await conn.fetchval("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as e:  # any failure means unhealthy; the type is enough to act on
+        checks["database"] = f"error: {type(e).__name__}"
+    try:
+        await asyncio.wait_for(services.redis.ping(), 2)
+        checks["redis"] = "ok"
+    except Exception as e:
+        checks["redis"] = f"error: {type(e).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return json_response({"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    services: Services = request.app[SERVICES]
+    with contextlib.suppress(Exception):
+        metrics.QUEUE_DEPTH.set(await services.redis.zcard(services.settings.queue_name))
+    response = web.Response(body=generate_latest(metrics.REGISTRY))
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return response
+
+
+def create_app(settings: Settings, *, with_worker: bool = False) -> web.Application:
+    """Build the web app; with_worker also runs the arq worker inside this process."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_multipart_bytes)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        services = await Services.start(settings)
+        app[SERVICES] = services
+        worker_task = None
+        worker = None
+        if with_worker:
+            from hotline.worker import build_worker
+
+            worker = build_worker(settings, services)
+            worker_task = asyncio.create_task(worker.async_run())
+        yield
+        if worker is not None and worker_task is not None:
+            await worker.close()
+            worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
+        await services.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    channels.web.views.setup(app)
+    casework.views.setup(app)
+    return app

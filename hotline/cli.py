@@ -1,0 +1,185 @@
+"""The `hotline` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from hotline.settings import Settings
+
+log = logging.getLogger("hotline")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Settings with the server URLs resolved, starting embedded servers when none are configured."""
+    from hotline.embedded import start_postgres, start_redis
+
+    settings = Settings()
+    update: dict[str, object] = {}
+    if getattr(args, "host", None):
+        update["host"] = args.host
+    if getattr(args, "port", None):
+        update["port"] = args.port
+    if not settings.database_url:
+        update["database_url"] = start_postgres(settings.var_dir)
+    if getattr(args, "needs_redis", False) and not settings.redis_url:
+        update["redis_url"] = start_redis(settings.var_dir)
+    return settings.model_copy(update=update)
+
+
+async def _with_pool(settings: Settings, work: Callable[..., Awaitable[object]]) -> object:
+    from hotline.db import create_pool, migrate
+
+    pool = await create_pool(settings.database_url or "", min_size=1, max_size=4)
+    try:
+        await migrate(pool)
+        return await work(pool)
+    finally:
+        await pool.close()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from hotline.db import create_pool, migrate
+
+    settings = _settings(args)
+
+    async def run() -> list[str]:
+        pool = await create_pool(settings.database_url or "", min_size=1, max_size=2)
+        try:
+            return await migrate(pool)
+        finally:
+            await pool.close()
+
+    applied = asyncio.run(run())
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hotline import demo
+
+    settings = _settings(args)
+    added = asyncio.run(_with_pool(settings, demo.load))
+    print("demo data: " + ", ".join(f"{v} new {k}" for k, v in added.items()))
+    print("demo sign-ins (password = user name + '-1022'): " + ", ".join(u[0] for u in demo.USERS))
+    return 0
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    from casework import staff
+
+    settings = _settings(args)
+    password = None
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n") or None
+    elif args.password_prompt:
+        password = getpass.getpass("password: ")
+
+    async def work(pool):
+        await staff.create_user(pool, args.name, role=args.role, department=args.unit, display_name=args.display_name,
+                                password=password)
+        return await staff.issue_token(pool, args.name)
+
+    print(asyncio.run(_with_pool(settings, work)))
+    return 0
+
+
+def cmd_users_token(args: argparse.Namespace) -> int:
+    from casework import staff
+
+    settings = _settings(args)
+    print(asyncio.run(_with_pool(settings, lambda pool: staff.issue_token(pool, args.name))))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from hotline.app import create_app
+    from hotline.db import create_pool, migrate
+
+    args.needs_redis = True
+    settings = _settings(args)
+
+    async def prepare() -> None:
+        pool = await create_pool(settings.database_url or "", min_size=1, max_size=2)
+        try:
+            await migrate(pool)
+        finally:
+            await pool.close()
+
+    asyncio.run(prepare())
+    _use_uvloop()
+    app = create_app(settings, with_worker=not args.no_worker)
+    print(f"hotline serving on http://{settings.host}:{settings.port}/ (worker {'off' if args.no_worker else 'on'})")
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from hotline.worker import build_worker
+
+    args.needs_redis = True
+    settings = _settings(args)
+    _use_uvloop()
+    worker = build_worker(settings, handle_signals=True)
+    worker.run()
+    return 0
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description="Citizen hotline 1022")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="web and worker in one process")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--no-worker", action="store_true", help="web only, for scale-out with separate workers")
+    p.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="the arq worker alone").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo", help="load demo units, users and reports (idempotent)").set_defaults(func=cmd_demo)
+
+    users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
+    p = users.add_parser("create", help="create a user and print an API token; password from stdin")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["agent", "department", "supervisor", "admin"])
+    p.add_argument("--unit", help="unit code, required for the department role")
+    p.add_argument("--display-name")
+    p.add_argument("--password-prompt", action="store_true", help="ask for a password on the terminal")
+    p.set_defaults(func=cmd_users_create)
+    p = users.add_parser("token", help="print a further API token for a user")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from hotline.errors import HotlineError
+
+    try:
+        return args.func(args)
+    except HotlineError as e:
+        print(f"error: {e.detail if isinstance(e.detail, str) else e.detail}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""HTTP plumbing shared by every package's views: error rendering, staff authentication, JSON bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from casework import staff
+from casework.models import Actor, Role
+from hotline.errors import BadRequest, Forbidden, HotlineError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+SESSION_COOKIE = "hotline_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+SERVICES = web.AppKey("services", object)
+
+
+def error_response(code: str, status: int, detail: Any = None) -> web.Response:
+    body: dict[str, Any] = {"error": code}
+    if detail is not None:
+        body["detail"] = detail
+    return web.json_response(body, status=status, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except HotlineError as e:
+        return error_response(e.code, e.http_status, e.detail)
+    except web.HTTPRequestEntityTooLarge as e:
+        return error_response("payload_too_large", 413, {"max_bytes": e.max_size if hasattr(e, "max_size") else None})
+    except web.HTTPException as e:
+        if e.status >= 400 and request.path.startswith(("/api/", "/healthz")):
+            return error_response(e.reason.lower().replace(" ", "_"), e.status)
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response("internal_error", 500)
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers, dumps=json_dumps)
+
+
+async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """Read a JSON object body: 415 for another type, 413 when too large, 400 when unreadable."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("send application/json")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge({"max_bytes": max_bytes})
+    body = await request.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise PayloadTooLarge({"max_bytes": max_bytes})
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadRequest({"field": None, "message": f"malformed JSON: {e}"}, code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest({"field": None, "message": "expected a JSON object"}, code="malformed_json")
+    return data
+
+
+async def staff_actor(request: web.Request, *roles: Role) -> Actor:
+    """Authenticate the staff member behind a request and check their role; 401 or 403 otherwise."""
+    actor = request.get("actor")
+    if actor is None:
+        token, via_cookie = _token(request)
+        if token is None:
+            raise Unauthorized("authentication required")
+        found = await staff.authenticate(request.app[SERVICES].pool, token)
+        if found is None:
+            raise Unauthorized("authentication required")
+        actor, _, csrf = found
+        if via_cookie and request.method not in SAFE_METHODS:
+            if not csrf or request.headers.get("X-CSRF-Token") != csrf:
+                raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
+        request["actor"] = actor
+    if roles and actor.role not in roles:
+        raise Forbidden("your role may not do this")
+    return actor
+
+
+def _token(request: web.Request) -> tuple[str | None, bool]:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None, False
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)

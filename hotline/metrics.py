@@ -1,0 +1,24 @@
+"""Prometheus metrics: intake by channel, job latency, queue depth."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+INTAKE = Counter("hotline_intake_total", "Inbound items stored, by channel", ["channel"], registry=REGISTRY)
+INTAKE_REPLAYED = Counter(
+    "hotline_intake_replayed_total", "Inbound items already stored (idempotent replays)", ["channel"],
+    registry=REGISTRY,
+)
+JOB_SECONDS = Histogram(
+    "hotline_job_seconds", "Time spent running a job", ["job"], registry=REGISTRY,
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+JOB_FAILURES = Counter("hotline_job_failures_total", "Job runs that raised", ["job"], registry=REGISTRY)
+PROCESS_LAG = Histogram(
+    "hotline_intake_to_processed_seconds", "From intake to the case being classified and routed",
+    registry=REGISTRY, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)
+QUEUE_DEPTH = Gauge("hotline_queue_depth", "Jobs waiting in the queue", registry=REGISTRY)
+SWEPT = Counter("hotline_swept_total", "Items re-enqueued by the sweeper", ["kind"], registry=REGISTRY)

@@ -1,0 +1,205 @@
+"""The processing pipeline: classify → geocode → route → acknowledge, as idempotent arq jobs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from arq import Retry
+
+from casework import actions, codes, store
+from casework.models import SYSTEM, Status
+from channels.base import OutboundMessage
+from hotline import metrics, queue
+from hotline.services import Services
+from routing import CaseFacts
+
+log = logging.getLogger(__name__)
+
+ACK_TEXT = {
+    "vi": "Đường dây nóng 1022 đã tiếp nhận phản ánh của bạn. Mã hồ sơ: {code}. Tra cứu tại {url}",
+    "en": "The 1022 hotline has received your report. Case code: {code}. Follow it at {url}",
+}
+
+
+def _backoff(attempt: int) -> int:
+    return min(5 * 2 ** (attempt - 1), 300)
+
+
+async def process_case(ctx: dict[str, Any], *, case_id: int) -> str:
+    """Classify, geocode and route a received case, then queue the acknowledgement; safe to run twice."""
+    services: Services = ctx["services"]
+    started = time.perf_counter()
+    try:
+        return await _process(services, case_id)
+    except Exception as e:
+        metrics.JOB_FAILURES.labels("process_case").inc()
+        async with services.pool.acquire() as conn:
+            attempts = await store.bump_attempts(conn, case_id)
+            await store.update_case(conn, case_id, {"process_error": f"{type(e).__name__}: {e}"[:500]})
+        if attempts >= services.settings.job_max_tries:
+            await _give_up(services, case_id, e)
+            return "gave_up"
+        log.warning("case %s: processing failed (attempt %s): %s", case_id, attempts, type(e).__name__)
+        raise Retry(defer=_backoff(attempts)) from e
+    finally:
+        metrics.JOB_SECONDS.labels("process_case").observe(time.perf_counter() - started)
+
+
+async def _process(services: Services, case_id: int) -> str:
+    async with services.pool.acquire() as conn:
+        case = await store.get_case(conn, case_id)
+    if case is None:
+        log.warning("case %s: not found, nothing to process", case_id)
+        return "missing"
+    if case["processed_at"] is not None:
+        return "already_processed"
+
+    # CPU work happens outside any transaction.
+    result = services.classifier.classify(case["description"])
+    geo = services.geocoder.geocode(case["address"], case["lat"], case["lon"])
+    ward = geo.ward_code if geo else None
+    field = result.field if result else None
+    decision = None
+    if result is not None and field != "other":
+        decision = services.router.route(
+            CaseFacts(field=field, ward_code=ward, urgent=result.urgent, channel=case["channel"],
+                      text=case["description"], opened_at=case["created_at"])
+        )
+
+    send_ids: list[int] = []
+    async with services.pool.acquire() as conn, conn.transaction():
+        case = await store.get_case(conn, case_id, lock=True)
+        if case is None or case["processed_at"] is not None:
+            return "already_processed"
+        values: dict[str, Any] = {"processed_at": datetime.now(UTC), "process_error": None}
+        if result is not None:
+            values.update(
+                field=result.field, confidence=result.confidence, urgent=result.urgent,
+                language=result.language, classifier_version=result.model_version, entities=result.entities,
+            )
+            await store.insert_event(
+                conn, case_id, SYSTEM, "classified",
+                changes={"field": result.field, "confidence": round(result.confidence, 4),
+                         "urgent": result.urgent, "model": result.model_version,
+                         "alternatives": [list(a) for a in result.alternatives]},
+            )
+        if geo is not None:
+            values.update(ward_code=geo.ward_code, geocode_confidence=geo.confidence)
+            if case["lat"] is None and geo.lat is not None:
+                values.update(lat=geo.lat, lon=geo.lon)
+            await store.insert_event(conn, case_id, SYSTEM, "geocoded",
+                                     changes={"ward_code": geo.ward_code, "confidence": geo.confidence})
+        if case["status"] == Status.RECEIVED:
+            if decision is not None:
+                values.update(status=Status.FORWARDED.value, department=decision.department,
+                              routing_reason=decision.reason, due_at=decision.due_at,
+                              deadline_reason=decision.deadline_reason)
+                target, reason = Status.FORWARDED, decision.reason
+            else:
+                values["status"] = Status.TRIAGE.value
+                target, reason = Status.TRIAGE, _triage_reason(result, field)
+            await store.update_case(conn, case_id, values)
+            await store.insert_event(conn, case_id, SYSTEM, "status", from_status=Status.RECEIVED,
+                                     to_status=target, reason=reason, public=True)
+        else:
+            # Staff moved the case before the job ran; keep their decision.
+            await store.update_case(conn, case_id, values)
+        locale = (await store.citizen(conn, case["citizen_id"]) or {}).get("locale", "vi")
+        ack_id = await actions.queue_outbound(
+            conn, case, kind="ack", key=f"ack:{case_id}", author_id=None,
+            text=ACK_TEXT.get(locale, ACK_TEXT["vi"]).format(
+                code=codes.display(case["tracking_code"]),
+                url=f"{services.settings.public_url}/track/{case['tracking_code']}",
+            ),
+        )
+        if ack_id is not None:
+            send_ids.append(ack_id)
+    metrics.PROCESS_LAG.observe((datetime.now(UTC) - case["created_at"]).total_seconds())
+    for message_id in send_ids:
+        await queue.enqueue_send(services.redis, services.settings.queue_name, message_id)
+    return "processed"
+
+
+def _triage_reason(result, field: str | None) -> str:
+    if result is None:
+        return "no trained classifier: a person classifies and routes this case"
+    if field == "other":
+        return f"classifier unsure (confidence {result.confidence:.2f}): a person classifies this case"
+    return f"no routing rule for field {field}: a person routes this case"
+
+
+async def _give_up(services: Services, case_id: int, error: Exception) -> None:
+    """After the last retry, hand the case to people rather than leave it in limbo."""
+    async with services.pool.acquire() as conn, conn.transaction():
+        case = await store.get_case(conn, case_id, lock=True)
+        if case is None or case["processed_at"] is not None:
+            return
+        await store.update_case(conn, case_id, {"processed_at": datetime.now(UTC), **(
+            {"status": Status.TRIAGE.value} if case["status"] == Status.RECEIVED else {})})
+        if case["status"] == Status.RECEIVED:
+            await store.insert_event(
+                conn, case_id, SYSTEM, "status", from_status=Status.RECEIVED, to_status=Status.TRIAGE,
+                reason=f"automatic processing failed ({type(error).__name__}): a person takes over", public=True,
+            )
+    log.error("case %s: processing failed for good; sent to triage", case_id)
+
+
+async def send_message(ctx: dict[str, Any], *, message_id: int) -> str:
+    """Deliver one outbox message through its channel's adapter; never twice."""
+    services: Services = ctx["services"]
+    started = time.perf_counter()
+    try:
+        async with services.pool.acquire() as conn:
+            row = await store.claim_outbound(conn, message_id)
+        if row is None:
+            return "not_queued"
+        adapter = services.adapters.get(row["channel"])
+        if adapter is None:
+            async with services.pool.acquire() as conn:
+                await store.finish_outbound(conn, message_id, status="failed", external_id=None,
+                                            error=f"no adapter for channel {row['channel']}")
+            log.error("message %s: no adapter for channel %s", message_id, row["channel"])
+            return "failed"
+        try:
+            receipt = await adapter.send(OutboundMessage(
+                message_id=message_id, channel=row["channel"], recipient=row["recipient"], text=row["text"],
+                case_code=row["tracking_code"], locale=row["locale"] or "vi",
+            ))
+        except Exception as e:
+            metrics.JOB_FAILURES.labels("send_message").inc()
+            final = row["attempts"] >= services.settings.job_max_tries
+            async with services.pool.acquire() as conn:
+                await store.finish_outbound(conn, message_id, status="failed" if final else "queued",
+                                            external_id=None, error=f"{type(e).__name__}: {e}"[:500])
+            log.warning("message %s: send failed (attempt %s): %s", message_id, row["attempts"], type(e).__name__)
+            if final:
+                return "failed"
+            raise Retry(defer=_backoff(row["attempts"])) from e
+        async with services.pool.acquire() as conn:
+            await store.finish_outbound(conn, message_id, status=receipt.status,
+                                        external_id=receipt.provider_message_id, error=None)
+        return receipt.status
+    finally:
+        metrics.JOB_SECONDS.labels("send_message").observe(time.perf_counter() - started)
+
+
+async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    """Re-enqueue cases not processed and messages not sent in time: a lost Redis job loses nothing."""
+    services: Services = ctx["services"]
+    after = services.settings.sweep_after_seconds
+    async with services.pool.acquire() as conn:
+        case_ids = await store.unprocessed_cases(conn, after)
+        message_ids = await store.stale_outbox(conn, after)
+    requeued = {"cases": 0, "messages": 0}
+    for case_id in case_ids:
+        requeued["cases"] += await queue.enqueue_processing(services.redis, services.settings.queue_name, case_id)
+    for message_id in message_ids:
+        requeued["messages"] += await queue.enqueue_send(services.redis, services.settings.queue_name, message_id)
+    if requeued["cases"] or requeued["messages"]:
+        metrics.SWEPT.labels("case").inc(requeued["cases"])
+        metrics.SWEPT.labels("message").inc(requeued["messages"])
+        log.warning("sweeper re-enqueued %(cases)s cases and %(messages)s messages", requeued)
+    return requeued

@@ -1,0 +1,1 @@
+"""Integrations with the city's other systems: procedures, geocoding, Open311, DTI."""

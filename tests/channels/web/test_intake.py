@@ -1,0 +1,175 @@
+"""POST /api/v1/reports: storing, idempotency and every kind of bad input."""
+
+import io
+import json
+import unicodedata
+
+import aiohttp
+
+from hotline.http import SERVICES
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+REPORT = {"text": "Cây đổ chắn ngang đường Nguyễn Huệ, xe không qua được", "phone": "0901 234 567",
+          "email": "An.Nguyen@Example.VN", "name": "Nguyễn Văn An", "address": "12 Nguyễn Huệ, Bến Nghé"}
+
+
+async def _count(client, table: str) -> int:
+    return await client.app[SERVICES].pool.fetchval(f"SELECT count(*) FROM {table}")
+
+
+async def test_report_is_stored_before_the_response(client):
+    resp = await client.post("/api/v1/reports", json=REPORT)
+    assert resp.status == 201
+    body = await resp.json()
+    code = body["tracking_code"]
+    assert len(code) == 10 and code.isdigit()
+    assert body["status_url"] == f"http://hotline.test/track/{code}"
+    pool = client.app[SERVICES].pool
+    case = await pool.fetchrow("SELECT * FROM cases WHERE tracking_code = $1", code)
+    assert case["status"] == "received" and case["channel"] == "web"
+    assert case["description"] == REPORT["text"]
+    message = await pool.fetchrow("SELECT * FROM messages WHERE case_id = $1", case["id"])
+    assert message["direction"] == "in" and message["raw"]["phone"] == "+84901234567"
+    idents = {(r["kind"], r["value"]) for r in await pool.fetch("SELECT kind, value FROM citizen_identities")}
+    assert idents == {("phone", "+84901234567"), ("email", "An.Nguyen@example.vn")}
+    event = await pool.fetchrow("SELECT * FROM case_events WHERE case_id = $1", case["id"])
+    assert event["kind"] == "received" and event["actor_kind"] == "citizen"
+
+
+async def test_same_idempotency_key_gives_the_same_case(client):
+    headers = {"Idempotency-Key": "form-7f3a"}
+    first = await client.post("/api/v1/reports", json=REPORT, headers=headers)
+    second = await client.post("/api/v1/reports", json=REPORT, headers=headers)
+    assert first.status == second.status == 201
+    assert (await first.json())["tracking_code"] == (await second.json())["tracking_code"]
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert await _count(client, "cases") == 1
+    assert await _count(client, "messages") == 1
+
+
+async def test_reused_idempotency_key_with_another_body_is_refused(client):
+    headers = {"Idempotency-Key": "k-1"}
+    assert (await client.post("/api/v1/reports", json=REPORT, headers=headers)).status == 201
+    resp = await client.post("/api/v1/reports", json={**REPORT, "text": "khác"}, headers=headers)
+    assert resp.status == 422
+    assert (await resp.json())["error"] == "idempotency_key_reused"
+    assert await _count(client, "cases") == 1
+
+
+async def test_reports_without_a_key_are_separate_cases(client):
+    for _ in range(2):
+        assert (await client.post("/api/v1/reports", json=REPORT)).status == 201
+    assert await _count(client, "cases") == 2
+    # The same phone and email are one citizen across both reports.
+    assert await _count(client, "citizens") == 1
+
+
+async def test_malformed_json_is_400_with_a_reason(client):
+    resp = await client.post("/api/v1/reports", data=b'{"text": "ngap', headers={"Content-Type": "application/json"})
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["error"] == "malformed_json" and "malformed JSON" in body["detail"]["message"]
+    assert await _count(client, "cases") == 0
+
+
+async def test_missing_text_names_the_field(client):
+    for payload in ({"name": "An"}, {"text": "   "}, {"text": 42}):
+        resp = await client.post("/api/v1/reports", json=payload)
+        assert resp.status == 400, payload
+        assert (await resp.json())["detail"]["field"] == "text"
+
+
+async def test_bad_phone_email_and_point_name_the_field(client):
+    cases = [({"phone": "12"}, "phone"), ({"email": "not-an-email"}, "email"), ({"lat": 95, "lon": 106}, "lat"),
+             ({"lat": 10.77}, "lon")]
+    for extra, field in cases:
+        resp = await client.post("/api/v1/reports", json={"text": "Đèn đường hỏng", **extra})
+        assert resp.status == 400, extra
+        assert (await resp.json())["detail"]["field"] == field
+
+
+async def test_wrong_content_type_is_415(client):
+    resp = await client.post("/api/v1/reports", data="text=hello", headers={"Content-Type": "text/plain"})
+    assert resp.status == 415
+    assert (await resp.json())["error"] == "unsupported_media_type"
+
+
+async def test_oversized_json_is_413(client):
+    body = json.dumps({"text": "x" * (300 * 1024)})
+    resp = await client.post("/api/v1/reports", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status == 413
+    assert await _count(client, "cases") == 0
+
+
+async def test_text_longer_than_the_limit_is_400(client):
+    resp = await client.post("/api/v1/reports", json={"text": "ngập " * 5000})
+    assert resp.status == 400 and (await resp.json())["detail"]["field"] == "text"
+
+
+async def test_text_is_nfc_normalised(client):
+    decomposed = unicodedata.normalize("NFD", "Đường ngập nước")
+    assert decomposed != "Đường ngập nước"
+    resp = await client.post("/api/v1/reports", json={"text": decomposed})
+    code = (await resp.json())["tracking_code"]
+    stored = await client.app[SERVICES].pool.fetchval("SELECT description FROM cases WHERE tracking_code = $1", code)
+    assert stored == "Đường ngập nước"
+
+
+async def test_html_is_kept_as_text(client):
+    text = "<script>alert(1)</script> <b>đèn</b> hỏng"
+    resp = await client.post("/api/v1/reports", json={"text": text})
+    code = (await resp.json())["tracking_code"]
+    stored = await client.app[SERVICES].pool.fetchval("SELECT description FROM cases WHERE tracking_code = $1", code)
+    assert stored == text
+
+
+def _multipart(photos, text="Rác ứ đọng ở đầu hẻm 45"):
+    form = aiohttp.FormData()
+    form.add_field("text", text)
+    for name, data, ctype in photos:
+        form.add_field("photos", io.BytesIO(data), filename=name, content_type=ctype)
+    return form
+
+
+async def test_multipart_report_keeps_photos(client):
+    resp = await client.post("/api/v1/reports", data=_multipart([("ảnh 1.png", PNG, "image/png")] * 2))
+    assert resp.status == 201
+    rows = await client.app[SERVICES].pool.fetch("SELECT filename, content_type, size, data FROM attachments")
+    assert [(r["filename"], r["content_type"], r["size"]) for r in rows] == [("ảnh 1.png", "image/png", len(PNG))] * 2
+    assert rows[0]["data"] == PNG
+
+
+async def test_six_photos_are_refused(client):
+    resp = await client.post("/api/v1/reports", data=_multipart([("a.png", PNG, "image/png")] * 6))
+    assert resp.status == 400
+    assert (await resp.json())["detail"]["field"] == "photos"
+    assert await _count(client, "cases") == 0
+
+
+async def test_a_photo_over_10_mb_is_413(client):
+    big = PNG + b"\x00" * (10 * 1024 * 1024)
+    resp = await client.post("/api/v1/reports", data=_multipart([("big.png", big, "image/png")]))
+    assert resp.status == 413
+    assert await _count(client, "cases") == 0
+
+
+async def test_a_file_that_is_not_an_image_is_415(client):
+    resp = await client.post("/api/v1/reports", data=_multipart([("x.png", b"%PDF-1.7 not an image", "image/png")]))
+    assert resp.status == 415
+    assert (await resp.json())["detail"]["field"] == "photos"
+    assert await _count(client, "cases") == 0
+
+
+async def test_bad_idempotency_key_is_400(client):
+    resp = await client.post("/api/v1/reports", json=REPORT, headers={"Idempotency-Key": "x" * 300})
+    assert resp.status == 400
+    assert (await resp.json())["detail"]["field"] == "Idempotency-Key"
+
+
+async def test_report_is_stored_even_when_redis_is_down(client):
+    await client.app[SERVICES].redis.aclose()
+    client.app[SERVICES].redis.connection_pool.connection_kwargs["port"] = 1  # nothing listens there
+    client.app[SERVICES].redis.connection_pool.connection_kwargs.pop("path", None)
+    resp = await client.post("/api/v1/reports", json=REPORT)
+    assert resp.status == 201
+    assert await _count(client, "cases") == 1
