@@ -20,6 +20,7 @@ SESSION_COOKIE = "hotline_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 SERVICES = web.AppKey("services", object)
+ACTOR = web.RequestKey("actor", Actor)
 
 
 def error_response(code: str, status: int, detail: Any = None) -> web.Response:
@@ -74,7 +75,7 @@ async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
 
 async def staff_actor(request: web.Request, *roles: Role) -> Actor:
     """Authenticate the staff member behind a request and check their role; 401 or 403 otherwise."""
-    actor = request.get("actor")
+    actor = request.get(ACTOR)
     if actor is None:
         token, via_cookie = _token(request)
         if token is None:
@@ -86,7 +87,7 @@ async def staff_actor(request: web.Request, *roles: Role) -> Actor:
         if via_cookie and request.method not in SAFE_METHODS:
             if not csrf or request.headers.get("X-CSRF-Token") != csrf:
                 raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
-        request["actor"] = actor
+        request[ACTOR] = actor
     if roles and actor.role not in roles:
         raise Forbidden("your role may not do this")
     return actor
