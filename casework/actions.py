@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from casework import codes, store
-from casework.models import FIELDS, SYSTEM, Actor, Role, Status, can_move, REASON_REQUIRED
+from casework.models import FIELDS, REASON_REQUIRED, SYSTEM, Actor, Role, Status, can_move
 from casework.text import clean, fold
 from channels.base import InboundEvent
 from hotline.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable

