@@ -55,15 +55,21 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return web.json_response(body, status=status, headers=headers, dumps=json_dumps)
 
 
-async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
-    """Read a JSON object body: 415 for another type, 413 when too large, 400 when unreadable."""
-    if request.content_type != "application/json":
-        raise UnsupportedMediaType("send application/json")
+async def read_body(request: web.Request, max_bytes: int) -> bytes:
+    """Read a whole body, refusing with 413 as soon as it passes max_bytes."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise PayloadTooLarge({"max_bytes": max_bytes})
     body = await request.content.read(max_bytes + 1)
     if len(body) > max_bytes:
         raise PayloadTooLarge({"max_bytes": max_bytes})
+    return body
+
+
+async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """Read a JSON object body: 415 for another type, 413 when too large, 400 when unreadable."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("send application/json")
+    body = await read_body(request, max_bytes)
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

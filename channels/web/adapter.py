@@ -172,11 +172,6 @@ def report_from_mapping(data: dict[str, Any], max_text_chars: int) -> ReportIn:
     return report
 
 
-def _public_raw(report: ReportIn) -> dict[str, Any]:
-    # The raw payload is kept as sent; it holds personal data and is shown to staff only.
-    return report.model_dump(mode="json")
-
-
 class WebAdapter:
     """Reports from the public form and the JSON API; replies are published on the status page."""
 
@@ -196,7 +191,7 @@ class WebAdapter:
         if not isinstance(data, dict):
             raise MalformedPayload({"field": None, "message": "expected a JSON object"}, code="malformed_json")
         report = report_from_mapping(data, self.settings.max_text_chars)
-        return [build_event(report, (), idempotency_key(headers), _public_raw(report))]
+        return [build_event(report, (), idempotency_key(headers), report.model_dump(mode="json"))]
 
     def ack(self, events: list[InboundEvent], results: list[Any]) -> web.StreamResponse:
         result = results[0]

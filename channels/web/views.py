@@ -22,7 +22,7 @@ from channels.web.adapter import build_event, idempotency_key, report_from_mappi
 from channels.web.i18n import STRINGS, pick_language
 from hotline import metrics, queue
 from hotline.errors import BadRequest, HotlineError, NotFound, PayloadTooLarge, UnsupportedMediaType
-from hotline.http import SERVICES, json_response, read_json
+from hotline.http import SERVICES, json_response, read_body
 
 log = logging.getLogger(__name__)
 
@@ -120,17 +120,15 @@ async def create_report(request: web.Request) -> web.Response:
     """POST /api/v1/reports: JSON (text only) or multipart (with photos); 201 with the case code."""
     services = request.app[SERVICES]
     adapter = services.adapters["web"]
-    key = idempotency_key(request.headers)
     if request.content_type == "application/json":
-        body = await read_json(request, services.settings.max_json_bytes)
-        report = report_from_mapping(body, services.settings.max_text_chars)
-        event = build_event(report, (), key, report.model_dump(mode="json"))
+        await adapter.verify(request)
+        (event,) = adapter.parse(request.headers, await read_body(request, services.settings.max_json_bytes))
     elif request.content_type == "multipart/form-data":
         _check_size(request, services.settings.max_multipart_bytes)
         fields, photos = await _read_multipart(request)
         fields.pop("csrf_token", None)
         report = report_from_mapping(fields, services.settings.max_text_chars)
-        event = build_event(report, tuple(photos), key, report.model_dump(mode="json"))
+        event = build_event(report, tuple(photos), idempotency_key(request.headers), report.model_dump(mode="json"))
     else:
         raise UnsupportedMediaType("send application/json or multipart/form-data")
     result = await _accept(request, event)
