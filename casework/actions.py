@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -37,7 +38,7 @@ async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResul
     for _ in range(5):
         code = codes.new_code()
         try:
-            async with pool.acquire() as conn, conn.transaction():
+            async with pool.acquire() as conn, _transaction_if(conn, bool(event.attachments)):
                 row = await store.intake(
                     conn,
                     channel=event.channel,
@@ -77,6 +78,11 @@ async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResul
             raise Conflict("message stored without a case", code="message_without_case")
         return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], row["created"])
     raise RuntimeError("could not draw a free tracking code")
+
+
+def _transaction_if(conn: asyncpg.Connection, needed: bool) -> contextlib.AbstractAsyncContextManager:
+    # intake_message() is one statement, atomic on its own; photos add inserts that must share it.
+    return conn.transaction() if needed else contextlib.nullcontext()
 
 
 def _visible(case: asyncpg.Record, actor: Actor) -> bool:

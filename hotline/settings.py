@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,7 +29,6 @@ class Settings(BaseSettings):
     db_pool_min: int = 2
     db_pool_max: int = 10
 
-    secret_key: SecretStr = SecretStr("change-me-in-production")
     session_ttl_hours: int = 12
 
     # Intake limits: the JSON API takes text only; photos go in multipart bodies.
