@@ -38,6 +38,16 @@ class NoModel:
         return None
 
 
-def load(path: Path | None = None) -> Classifier:
-    """Load the trained model at path (or the default one); NoModel when there is none."""
-    return NoModel()
+DEFAULT_MODEL = Path(__file__).resolve().parent / "build" / "model.pkl"
+
+
+def load(setting: str | Path | None = "auto") -> Classifier:
+    """Load a model: "auto" is the built one if it exists, "none" (or None) declines everything."""
+    if setting is None or str(setting) == "none":
+        return NoModel()
+    path = DEFAULT_MODEL if str(setting) == "auto" else Path(setting)
+    if str(setting) == "auto" and not path.exists():
+        return NoModel()
+    from classifier.predict import load_model
+
+    return load_model(path)

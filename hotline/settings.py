@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = 15
     job_max_tries: int = 8
 
-    classifier_model: Path | None = None
+    # "auto": the model built by `hotline train` if present; "none": every case goes to triage.
+    classifier_model: str = "auto"
     queue_name: str = "hotline:queue"
 
     @property

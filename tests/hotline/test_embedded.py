@@ -35,7 +35,7 @@ async def _wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 60) 
 
 def _serve(var_dir: str, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(HOTLINE_VAR_DIR=var_dir, HOTLINE_SWEEP_AFTER_SECONDS="1")
+    env.update(HOTLINE_VAR_DIR=var_dir, HOTLINE_SWEEP_AFTER_SECONDS="1", HOTLINE_CLASSIFIER_MODEL="none")
     return subprocess.Popen([sys.executable, "-m", "hotline.cli", "serve", "--port", str(port)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

@@ -1,0 +1,76 @@
+"""Classifying texts with a trained model: field, calibrated confidence, alternatives, urgency, language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from classifier import Classification
+from classifier.language import detect
+from classifier.model import TrainedModel, softmax
+from classifier.normalize import views
+from classifier.urgency import hazards
+
+OTHER = "other"
+
+
+class TextClassifier:
+    """A loaded model; `classify` for one text (with entities), `classify_batch` for throughput."""
+
+    def __init__(self, model: TrainedModel, *, with_entities: bool = True) -> None:
+        self.model = model
+        self.version = model.version
+        self._entities = None
+        if with_entities:
+            from classifier.entities import EntityExtractor
+
+            self._entities = EntityExtractor()
+
+    def classify(self, text: str) -> Classification:
+        result = self.classify_batch([text])[0]
+        if self._entities is not None and text.strip():
+            entities = self._entities.extract(text)
+            entities["hazards"] = result.entities.get("hazards", [])
+            return Classification(field=result.field, confidence=result.confidence, urgent=result.urgent,
+                                  language=result.language, model_version=result.model_version,
+                                  alternatives=result.alternatives, entities=entities)
+        return result
+
+    def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
+        model = self.model
+        out: list[Classification | None] = [None] * len(texts)
+        live = [i for i, t in enumerate(texts) if t and t.strip()]
+        for i, t in enumerate(texts):
+            if i not in live:
+                out[i] = Classification(field=OTHER, confidence=0.0, urgent=False, language=detect(t or ""),
+                                        model_version=self.version, alternatives=())
+        if live:
+            live_texts = [texts[i] for i in live]
+            x = model.featurizer.transform(live_texts)
+            probs = softmax(model.scores(x), model.temperature)
+            urgent_p = model.urgent_classifier.predict_proba(x)[:, 1]
+            order = np.argsort(-probs, axis=1)[:, :4]
+            for row, i in enumerate(live):
+                best = int(order[row, 0])
+                confidence = float(probs[row, best])
+                field = model.labels[best]
+                if confidence < model.threshold:
+                    field = OTHER  # unsure: a person decides
+                found = hazards(views(texts[i])[1])
+                out[i] = Classification(
+                    field=field,
+                    confidence=round(confidence, 4),
+                    urgent=bool(found) or bool(urgent_p[row] >= model.urgent_threshold),
+                    language=detect(texts[i]),
+                    model_version=self.version,
+                    alternatives=tuple((model.labels[int(j)], round(float(probs[row, int(j)]), 4))
+                                       for j in order[row] if model.labels[int(j)] != field)[:2],
+                    entities={"hazards": found},
+                )
+        return [o for o in out if o is not None]
+
+
+def load_model(path: Path, *, with_entities: bool = True) -> TextClassifier:
+    return TextClassifier(TrainedModel.load(path), with_entities=with_entities)
