@@ -20,6 +20,10 @@ from hotline.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessa
 log = logging.getLogger(__name__)
 
 
+# Provider ids we drew ourselves (random UUIDs) cannot repeat, so intake skips the duplicate check.
+FRESH_ID_PREFIX = "auto:"
+
+
 @dataclass(frozen=True, slots=True)
 class IntakeResult:
     case_id: int
@@ -31,7 +35,7 @@ class IntakeResult:
 async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResult:
     """Store an inbound item and open its case; the same provider id twice gives the same case."""
     text = clean(event.text)
-    identities = [(i.kind, i.value) for i in (event.sender, *event.other_identities) if i is not None]
+    identities = [{"kind": i.kind, "value": i.value} for i in (event.sender, *event.other_identities) if i]
     meta = [
         {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)} for a in event.attachments
     ]
@@ -43,6 +47,7 @@ async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResul
                     conn,
                     channel=event.channel,
                     provider_id=event.provider_message_id,
+                    check_existing=not event.provider_message_id.startswith(FRESH_ID_PREFIX),
                     request_hash=event.request_hash,
                     text=text,
                     search_text=f"{code} {fold(text)} {fold(event.address or '')}",

@@ -40,7 +40,7 @@ def check_digit(digits: str) -> str:
 
 def new_code() -> str:
     """Draw a fresh random tracking code with its check digit."""
-    body = str(secrets.randbelow(9) + 1) + "".join(str(secrets.randbelow(10)) for _ in range(LENGTH - 2))
+    body = str(10 ** (LENGTH - 2) + secrets.randbelow(9 * 10 ** (LENGTH - 2)))
     return body + check_digit(body)
 
 

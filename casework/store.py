@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ import asyncpg
 from casework.models import Actor
 
 CASE_COLUMNS = """
-    c.id, c.tracking_code, c.status, c.channel, c.citizen_id, c.description, c.language, c.field,
+    c.id, c.tracking_code, c.status, c.channel, c.citizen_id, c.description, c.locale, c.language, c.field,
     c.confidence, c.classifier_version, c.urgent, c.entities, c.address, c.lat, c.lon, c.ward_code,
     c.geocode_confidence, c.department, d.name_vi AS department_name_vi, d.name_en AS department_name_en,
     c.routing_reason, c.due_at, c.deadline_reason, c.duplicate_of, c.processed_at, c.process_error,
@@ -27,11 +27,12 @@ async def intake(
     *,
     channel: str,
     provider_id: str,
+    check_existing: bool,
     request_hash: str | None,
     text: str,
     search_text: str,
     sender: str | None,
-    identities: Sequence[tuple[str, str]],
+    identities: list[dict[str, str]],
     name: str | None,
     locale: str,
     address: str | None,
@@ -43,9 +44,9 @@ async def intake(
 ) -> asyncpg.Record:
     return await conn.fetchrow(
         "SELECT * FROM intake_message($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)",
-        channel, provider_id, request_hash, text, search_text, sender,
-        [k for k, _ in identities], [v for _, v in identities], name, locale,
-        address, lat, lon, raw, attachments_meta, code,
+        channel, provider_id, check_existing, request_hash, text, search_text, sender,
+        identities or None, name, locale,
+        address, lat, lon, raw, attachments_meta or None, code,
     )
 
 
@@ -86,10 +87,10 @@ async def list_cases(
     flt: CaseFilter,
     *,
     scope_department: str | None,
-    after: tuple[datetime, int] | None,
+    after: int | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Newest first, keyset-paginated on (created_at, id)."""
+    """Newest first, keyset-paginated on the id (ids grow with time)."""
     where: list[str] = []
     args: list[Any] = []
 
@@ -112,16 +113,17 @@ async def list_cases(
     if flt.until is not None:
         add("c.created_at < ?", flt.until)
     if flt.text:
-        escaped = flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        add("c.search_text LIKE ?", f"%{escaped}%")
+        words = re.findall(r"\w+", flt.text)
+        if words:
+            # Every word the staff typed, each as a prefix: "ngap nuo" finds "ngập nước".
+            add("to_tsvector('simple', c.search_text) @@ to_tsquery('simple', ?)", " & ".join(f"{w}:*" for w in words))
     if after is not None:
-        args.extend(after)
-        where.append(f"(c.created_at, c.id) < (${len(args) - 1}, ${len(args)})")
+        add("c.id < ?", after)
     args.append(limit)
     sql = (
         f"SELECT {CASE_COLUMNS} FROM {CASE_FROM}"
         + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY c.created_at DESC, c.id DESC LIMIT ${len(args)}"
+        + f" ORDER BY c.id DESC LIMIT ${len(args)}"
     )
     return await conn.fetch(sql, *args)
 
@@ -182,6 +184,10 @@ async def update_case(conn: asyncpg.Connection, case_id: int, values: dict[str, 
         f"UPDATE cases SET {assignments}, updated_at = now() WHERE id = $1",
         case_id, *(values[c] for c in columns),
     )
+
+
+async def link_citizen(conn: asyncpg.Connection, case_id: int) -> int | None:
+    return await conn.fetchval("SELECT link_citizen($1)", case_id)
 
 
 async def bump_attempts(conn: asyncpg.Connection, case_id: int) -> int:
@@ -245,7 +251,7 @@ async def claim_outbound(conn: asyncpg.Connection, message_id: int) -> asyncpg.R
         " WHERE m.id = q.id"
         " RETURNING m.id, m.case_id, m.channel, m.recipient, m.text, m.attempts,"
         " (SELECT tracking_code FROM cases WHERE id = m.case_id) AS tracking_code,"
-        " (SELECT locale FROM citizens WHERE id = m.citizen_id) AS locale",
+        " (SELECT locale FROM cases WHERE id = m.case_id) AS locale",
         message_id,
     )
 
@@ -263,7 +269,7 @@ async def finish_outbound(
 async def unprocessed_cases(conn: asyncpg.Connection, older_than_seconds: int, limit: int = 500) -> list[int]:
     rows = await conn.fetch(
         "SELECT id FROM cases WHERE processed_at IS NULL AND status = 'received'"
-        " AND created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2",
+        " AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2",
         float(older_than_seconds), limit,
     )
     return [r["id"] for r in rows]

@@ -6,7 +6,6 @@ import re
 import unicodedata
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_SPACES = re.compile(r"\s+")
 
 
 def clean(text: str) -> str:
@@ -14,8 +13,12 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", unicodedata.normalize("NFC", text)).strip()
 
 
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+
+
 def fold(text: str) -> str:
     """Lower-case and strip diacritics (đ → d) so 'ngập nước' and 'ngap nuoc' meet."""
-    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return _SPACES.sub(" ", stripped).strip()
+    stripped = _COMBINING.sub("", unicodedata.normalize("NFD", text.lower().replace("đ", "d")))
+    if not stripped.isascii():
+        stripped = unicodedata.normalize("NFC", stripped)  # letters of other scripts stay whole
+    return " ".join(stripped.split())

@@ -73,16 +73,14 @@ def _case_id(request: web.Request) -> int:
 
 
 def _cursor_encode(case: asyncpg.Record) -> str:
-    raw = json.dumps([case["created_at"].isoformat(), case["id"]])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(json.dumps({"before": case["id"]}).encode()).decode().rstrip("=")
 
 
-def _cursor_decode(cursor: str) -> tuple[datetime, int]:
+def _cursor_decode(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created, case_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created), int(case_id)
-    except (ValueError, TypeError) as e:
+        return int(json.loads(base64.urlsafe_b64decode(padded.encode()))["before"])
+    except (ValueError, TypeError, KeyError) as e:
         raise BadRequest({"field": "cursor", "message": "not a cursor from this API"}) from e
 
 

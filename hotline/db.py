@@ -19,12 +19,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release a connection to the pool without asyncpg's reset query (a round trip per request).
+
+    Nothing here changes session state: no SET, LISTEN or cursors outside a transaction, and
+    advisory locks are transaction-scoped (the migrator unlocks its session lock itself). asyncpg
+    still rolls back any transaction left open before this runs.
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, attempts: int = 40) -> asyncpg.Pool:
     """Open a pool, retrying while the server is still starting (an embedded one after a crash, say)."""
     for attempt in range(attempts):
         try:
             return await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60
+                dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60,
+                reset=_keep_session,
             )
         except (OSError, asyncpg.CannotConnectNowError) as e:
             if attempt == attempts - 1:

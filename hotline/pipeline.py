@@ -107,7 +107,11 @@ async def _process(services: Services, case_id: int) -> str:
         else:
             # Staff moved the case before the job ran; keep their decision.
             await store.update_case(conn, case_id, values)
-        locale = (await store.citizen(conn, case["citizen_id"]) or {}).get("locale", "vi")
+        # Recognise the citizen behind the report's phone, email or chat id (one citizen across
+        # channels) before the acknowledgement looks up where to send it.
+        await store.link_citizen(conn, case_id)
+        case = await store.get_case(conn, case_id)
+        locale = case["locale"]
         ack_id = await actions.queue_outbound(
             conn, case, kind="ack", key=f"ack:{case_id}", author_id=None,
             text=ACK_TEXT.get(locale, ACK_TEXT["vi"]).format(
@@ -118,8 +122,7 @@ async def _process(services: Services, case_id: int) -> str:
         if ack_id is not None:
             send_ids.append(ack_id)
     metrics.PROCESS_LAG.observe((datetime.now(UTC) - case["created_at"]).total_seconds())
-    for message_id in send_ids:
-        await queue.enqueue_send(services.redis, services.settings.queue_name, message_id)
+    await queue.enqueue_send(services.redis, services.settings.queue_name, *send_ids)
     return "processed"
 
 
@@ -193,11 +196,9 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     async with services.pool.acquire() as conn:
         case_ids = await store.unprocessed_cases(conn, after)
         message_ids = await store.stale_outbox(conn, after)
-    requeued = {"cases": 0, "messages": 0}
-    for case_id in case_ids:
-        requeued["cases"] += await queue.enqueue_processing(services.redis, services.settings.queue_name, case_id)
-    for message_id in message_ids:
-        requeued["messages"] += await queue.enqueue_send(services.redis, services.settings.queue_name, message_id)
+    queue_name = services.settings.queue_name
+    requeued = {"cases": await queue.enqueue_processing(services.redis, queue_name, *case_ids),
+                "messages": await queue.enqueue_send(services.redis, queue_name, *message_ids)}
     if requeued["cases"] or requeued["messages"]:
         metrics.SWEPT.labels("case").inc(requeued["cases"])
         metrics.SWEPT.labels("message").inc(requeued["messages"])

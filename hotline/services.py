@@ -12,6 +12,7 @@ import classifier
 from channels.base import ChannelAdapter
 from channels.web.adapter import WebAdapter
 from hotline.db import create_pool
+from hotline.queue import BackgroundEnqueuer
 from hotline.settings import Settings
 from integrations.geocoding import NoGazetteer
 from routing import Router
@@ -31,12 +32,17 @@ class Services:
     router: Router
     geocoder: NoGazetteer
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
+    enqueuer: BackgroundEnqueuer | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
         assert settings.database_url and settings.redis_url, "resolve the server URLs first"
         pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         redis = await create_redis_pool(redis_settings(settings))
+        enqueuer = None
+        if settings.intake_enqueue == "background":
+            enqueuer = BackgroundEnqueuer(redis, settings.queue_name)
+            enqueuer.start()
         return cls(
             settings=settings,
             pool=pool,
@@ -45,9 +51,12 @@ class Services:
             router=Router(),
             geocoder=NoGazetteer(),
             adapters=build_adapters(settings),
+            enqueuer=enqueuer,
         )
 
     async def close(self) -> None:
+        if self.enqueuer is not None:
+            await self.enqueuer.close()
         await self.redis.aclose()
         await self.pool.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,9 @@ class Settings(BaseSettings):
     sweep_after_seconds: int = 60
     sweep_interval_seconds: int = 15
     job_max_tries: int = 8
+    # "background": intake responds once the report is stored and enqueues in batches right after;
+    # "inline": the request waits for Redis too. Either way the sweeper is the backstop.
+    intake_enqueue: Literal["background", "inline"] = "background"
 
     # "auto": the model built by `hotline train` if present; "none": every case goes to triage.
     classifier_model: str = "auto"

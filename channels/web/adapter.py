@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
+import secrets
 from typing import Any
 
 import phonenumbers
@@ -13,6 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from casework.actions import FRESH_ID_PREFIX
 from casework.text import clean
 from channels.base import (
     Attachment,
@@ -25,6 +26,10 @@ from channels.base import (
 
 CHANNEL = "web"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Vietnamese mobile numbers (10 digits, prefixes 03, 05, 07, 08, 09) are most of what citizens type;
+# they skip the general parser. Everything else goes through phonenumbers.
+VN_MOBILE = re.compile(r"^(?:\+?84|0)([35789]\d{8})$")
+PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 IMAGE_TYPES = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -69,6 +74,9 @@ class ReportIn(BaseModel):
     def _phone(cls, v: str | None) -> str | None:
         if v is None:
             return None
+        fast = VN_MOBILE.match(PHONE_SEPARATORS.sub("", v))
+        if fast:
+            return "+84" + fast.group(1)
         try:
             number = phonenumbers.parse(v, "VN")
         except phonenumbers.NumberParseException:
@@ -130,7 +138,7 @@ def build_event(
         identities.append(SenderIdentity("phone", report.phone))
     if report.email:
         identities.append(SenderIdentity("email", report.email))
-    provider_id = f"key:{idempotency_key}" if idempotency_key else f"auto:{uuid.uuid4()}"
+    provider_id = f"key:{idempotency_key}" if idempotency_key else f"{FRESH_ID_PREFIX}{secrets.token_hex(16)}"
     return InboundEvent(
         channel=CHANNEL,
         provider_message_id=provider_id,
@@ -144,7 +152,8 @@ def build_event(
         lon=report.lon,
         attachments=attachments,
         raw=raw,
-        request_hash=request_hash(report, attachments),
+        # Only a client-chosen key can be replayed, so only then is the body's hash worth keeping.
+        request_hash=request_hash(report, attachments) if idempotency_key else None,
     )
 
 

@@ -64,11 +64,14 @@ async def _accept(request: web.Request, event: InboundEvent) -> actions.IntakeRe
     result = await actions.record_inbound(services.pool, event)
     if result.created:
         metrics.INTAKE.labels(event.channel).inc()
-        try:
-            await queue.enqueue_processing(services.redis, services.settings.queue_name, result.case_id)
-        except (RedisError, OSError) as e:
-            log.warning("case %s stored but not enqueued (%s); the sweeper will pick it up",
-                        result.case_id, type(e).__name__)
+        if services.enqueuer is not None:
+            services.enqueuer.submit(result.case_id)
+        else:
+            try:
+                await queue.enqueue_processing(services.redis, services.settings.queue_name, result.case_id)
+            except (RedisError, OSError) as e:
+                log.warning("case %s stored but not enqueued (%s); the sweeper will pick it up",
+                            result.case_id, type(e).__name__)
     else:
         metrics.INTAKE_REPLAYED.labels(event.channel).inc()
     return result

@@ -210,8 +210,9 @@ async def test_passwords_are_stored_hashed(client, tokens):
 
 # --- reading, filtering, editing ----------------------------------------------------------------
 
-async def test_case_json_carries_the_contract_fields(client, tokens):
+async def test_case_json_carries_the_contract_fields(client, tokens, run_worker):
     case = await _report(client, phone="0912345678", name="Trần Thị Mai")
+    await run_worker()
     body = await (await client.get(f"/api/v1/cases/{case['id']}", headers=auth(tokens["agent"]))).json()
     for key in ("id", "tracking_code", "status", "channel", "field", "confidence", "urgent", "ward_code",
                 "department", "due_at", "created_at", "updated_at", "messages", "events"):

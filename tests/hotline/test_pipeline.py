@@ -161,3 +161,64 @@ async def test_staff_decision_before_processing_is_kept(settings, pool, tokens):
     assert (case["status"], case["department"]) == ("forwarded", "so-xay-dung")
     assert case["processed_at"] is not None
     assert datetime.now(UTC) >= case["processed_at"]
+
+
+async def test_background_enqueuing_reaches_the_worker(settings, aiohttp_client, run_worker):
+    import asyncio
+
+    from hotline.app import create_app
+    from hotline.http import SERVICES
+
+    client = await aiohttp_client(create_app(settings.model_copy(update={"intake_enqueue": "background"})))
+    codes = []
+    for i in range(5):
+        resp = await client.post("/api/v1/reports", json={"text": f"Rác chưa được thu gom ngày thứ {i + 2}"})
+        codes.append((await resp.json())["tracking_code"])
+    services = client.app[SERVICES]
+    for _ in range(100):
+        if await services.redis.zcard(settings.queue_name) == 5:
+            break
+        await asyncio.sleep(0.02)
+    assert await services.redis.zcard(settings.queue_name) == 5
+    await run_worker()
+    statuses = [r["status"] for r in await services.pool.fetch("SELECT status FROM cases")]
+    assert statuses == ["triage"] * 5
+
+
+async def test_enqueue_many_skips_jobs_already_queued(settings, pool):
+    from hotline import queue
+
+    services = await Services.start(settings)
+    try:
+        assert await queue.enqueue_processing(services.redis, settings.queue_name, 1, 2, 3) == 3
+        assert await queue.enqueue_processing(services.redis, settings.queue_name, 2, 3, 4) == 1
+        assert await services.redis.zcard(settings.queue_name) == 4
+        assert await queue.enqueue_processing(services.redis, settings.queue_name) == 0
+    finally:
+        await services.close()
+
+
+async def test_one_citizen_across_channels_and_reports(settings, pool, run_worker):
+    from hotline import queue
+
+    first = await actions.record_inbound(pool, InboundEvent(
+        channel="web", provider_message_id="a", text="Mất nước", display_name="Võ Thị Sáu",
+        sender=SenderIdentity("phone", "+84901111222")))
+    second = await actions.record_inbound(pool, InboundEvent(
+        channel="email", provider_message_id="b", text="Vẫn mất nước", sender=SenderIdentity("email", "sau@example.vn"),
+        other_identities=(SenderIdentity("phone", "+84901111222"),)))
+    anonymous = await actions.record_inbound(pool, InboundEvent(channel="web", provider_message_id="c", text="Ồn"))
+    services = await Services.start(settings)
+    try:
+        await queue.enqueue_processing(services.redis, settings.queue_name, first.case_id, second.case_id,
+                                       anonymous.case_id)
+    finally:
+        await services.close()
+    await run_worker()
+    rows = await pool.fetch("SELECT id, citizen_id FROM cases ORDER BY id")
+    assert rows[0]["citizen_id"] == rows[1]["citizen_id"] is not None
+    assert rows[2]["citizen_id"] is None
+    idents = await pool.fetch("SELECT kind, value FROM citizen_identities WHERE citizen_id = $1 ORDER BY kind",
+                              rows[0]["citizen_id"])
+    assert [(r["kind"], r["value"]) for r in idents] == [("email", "sau@example.vn"), ("phone", "+84901111222")]
+    assert await pool.fetchval("SELECT display_name FROM citizens") == "Võ Thị Sáu"

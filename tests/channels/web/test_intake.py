@@ -17,7 +17,7 @@ async def _count(client, table: str) -> int:
     return await client.app[SERVICES].pool.fetchval(f"SELECT count(*) FROM {table}")
 
 
-async def test_report_is_stored_before_the_response(client):
+async def test_report_is_stored_before_the_response(client, run_worker):
     resp = await client.post("/api/v1/reports", json=REPORT)
     assert resp.status == 201
     body = await resp.json()
@@ -30,10 +30,15 @@ async def test_report_is_stored_before_the_response(client):
     assert case["description"] == REPORT["text"]
     message = await pool.fetchrow("SELECT * FROM messages WHERE case_id = $1", case["id"])
     assert message["direction"] == "in" and message["raw"]["phone"] == "+84901234567"
-    idents = {(r["kind"], r["value"]) for r in await pool.fetch("SELECT kind, value FROM citizen_identities")}
-    assert idents == {("phone", "+84901234567"), ("email", "An.Nguyen@example.vn")}
+    assert message["identities"] == [{"kind": "phone", "value": "+84901234567"},
+                                     {"kind": "email", "value": "An.Nguyen@example.vn"}]
     event = await pool.fetchrow("SELECT * FROM case_events WHERE case_id = $1", case["id"])
     assert event["kind"] == "received" and event["actor_kind"] == "citizen"
+    # Processing recognises the citizen behind the phone and email.
+    await run_worker()
+    assert await pool.fetchval("SELECT citizen_id FROM cases WHERE id = $1", case["id"]) is not None
+    idents = {(r["kind"], r["value"]) for r in await pool.fetch("SELECT kind, value FROM citizen_identities")}
+    assert idents == {("phone", "+84901234567"), ("email", "An.Nguyen@example.vn")}
 
 
 async def test_same_idempotency_key_gives_the_same_case(client):
@@ -56,10 +61,11 @@ async def test_reused_idempotency_key_with_another_body_is_refused(client):
     assert await _count(client, "cases") == 1
 
 
-async def test_reports_without_a_key_are_separate_cases(client):
+async def test_reports_without_a_key_are_separate_cases(client, run_worker):
     for _ in range(2):
         assert (await client.post("/api/v1/reports", json=REPORT)).status == 201
     assert await _count(client, "cases") == 2
+    await run_worker()
     # The same phone and email are one citizen across both reports.
     assert await _count(client, "citizens") == 1
 
