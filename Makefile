@@ -4,7 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOTLINE := $(BIN)/hotline
 
-.PHONY: run test install lint bench clean
+MODEL := classifier/build/model.pkl
+CORPUS := $(wildcard classifier/data/train/*.jsonl classifier/data/heldout/*.jsonl)
+CLASSIFIER_CODE := $(wildcard classifier/*.py)
+
+.PHONY: run test install model lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -14,19 +18,26 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-run: install
+# The classifier is built from the corpus by a deterministic step (same corpus, same model).
+$(MODEL): $(VENV)/.installed $(CORPUS) $(CLASSIFIER_CODE)
+	$(HOTLINE) train --output $@
+
+model: $(MODEL)
+
+run: install model
 	$(HOTLINE) migrate
 	$(HOTLINE) demo
 	$(HOTLINE) serve
 
-test: install
+test: install model
 	$(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check .
 
-bench: install
+bench: install model
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/classifier.py
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var classifier/build

@@ -16,10 +16,16 @@ from classifier.normalize import strip_diacritics
 _PHONE = re.compile(r"^(\+?84|0)\d{9,10}$")
 _CODE_DIGITS = re.compile(r"\D")
 
-WARD_WORDS = ["phuong", "p", "p.", "xa", "x.", "dac khu", "thi tran", "tt", "tt."]
-DISTRICT_WORDS = ["quan", "q", "q.", "huyen", "h.", "thi xa", "tx", "tx.", "thanh pho", "tp", "tp."]
-ALLEY_WORDS = ["hem", "kiet", "ngo", "ngach", "h", "hxh"]
-STREET_WORDS = ["duong", "d.", "đ.", "dg", "pho", "dai lo", "xa lo", "quoc lo", "ql", "ql.", "tinh lo", "tl"]
+# Keywords match on the lower-case text with or without diacritics, never on the folded form:
+# folding would make "quán" (a shop) a "quận", "phương" a "phường" and "dương" a "đường".
+WARD_WORDS = ["phường", "phuong", "p", "p.", "xã", "xa", "x.", "đặc khu", "dac khu", "thị trấn", "thi tran", "tt",
+              "tt."]
+DISTRICT_WORDS = ["quận", "quan", "q", "q.", "huyện", "huyen", "h.", "thị xã", "thi xa", "tx", "tx.", "thành phố",
+                  "thanh pho", "tp", "tp."]
+ALLEY_WORDS = ["hẻm", "hem", "kiệt", "kiet", "ngõ", "ngo", "ngách", "ngach", "h", "hxh"]
+HOUSE_WORDS = ["số", "so", "số nhà", "so nha", "nhà số", "nha so"]
+STREET_WORDS = ["đường", "duong", "đ.", "d.", "đg", "dg", "phố", "pho", "đại lộ", "dai lo", "xa lộ", "xa lo",
+                "quốc lộ", "quoc lo", "ql", "ql.", "tỉnh lộ", "tinh lo", "tl"]
 CITY_NAMES = ["tp.hcm", "tphcm", "tp hcm", "hcm", "hcm.", "tp.hcm.", "tphcm.",
               "sai gon", "ho chi minh", "tp. hcm", "tp.ho chi minh",
               "thanh pho ho chi minh", "sg", "binh duong", "vung tau", "ba ria vung tau", "ba ria - vung tau"]
@@ -37,10 +43,10 @@ NAME = {"NORM": {"NOT_IN": sorted(STOP)}, "IS_ALPHA": True}
 def _patterns() -> list[dict[str, Any]]:
     def place(label: str, words: list[str]) -> list[dict[str, Any]]:
         return [
-            {"label": label, "pattern": [{"NORM": {"IN": words}}, NUM]},
-            {"label": label, "pattern": [{"NORM": {"IN": words}}, {"IS_TITLE": True, "OP": "+"}]},
-            {"label": label, "pattern": [{"NORM": {"IN": words}}, NAME, NAME, NAME]},
-            {"label": label, "pattern": [{"NORM": {"IN": words}}, NAME, NAME]},
+            {"label": label, "pattern": [{"LOWER": {"IN": words}}, NUM]},
+            {"label": label, "pattern": [{"LOWER": {"IN": words}}, {"IS_TITLE": True, "OP": "+"}]},
+            {"label": label, "pattern": [{"LOWER": {"IN": words}}, NAME, NAME, NAME]},
+            {"label": label, "pattern": [{"LOWER": {"IN": words}}, NAME, NAME]},
         ]
 
     return [
@@ -57,9 +63,9 @@ def _patterns() -> list[dict[str, Any]]:
         {"label": "PLATE", "pattern": [{"TEXT": {"REGEX": r"^\d{2}$"}}, {"TEXT": "-"},
                                        {"TEXT": {"REGEX": r"^[A-Za-z]{1,2}\d?$"}},
                                        {"TEXT": {"REGEX": r"^\d{3,5}(\.\d{2})?$"}}]},
-        {"label": "ALLEY", "pattern": [{"NORM": {"IN": ALLEY_WORDS}}, NUM, {"TEXT": "/", "OP": "?"},
+        {"label": "ALLEY", "pattern": [{"LOWER": {"IN": ALLEY_WORDS}}, NUM, {"TEXT": "/", "OP": "?"},
                                        {"TEXT": {"REGEX": r"^\d{1,4}[a-zA-Z]?$"}, "OP": "?"}]},
-        {"label": "HOUSE_NUMBER", "pattern": [{"NORM": {"IN": ["so", "so nha", "nha so"]}}, NUM,
+        {"label": "HOUSE_NUMBER", "pattern": [{"LOWER": {"IN": HOUSE_WORDS}}, NUM,
                                               {"TEXT": "/", "OP": "?"}, {"TEXT": {"REGEX": r"^\d{1,4}[a-zA-Z]?$"},
                                                                          "OP": "?"}]},
         {"label": "HOUSE_NUMBER", "pattern": [NUM, {"TEXT": "/"}, NUM]},
@@ -70,7 +76,8 @@ def _patterns() -> list[dict[str, Any]]:
         *place("DISTRICT", DISTRICT_WORDS),
         *place("STREET", STREET_WORDS),
         {"label": "CITY", "pattern": [{"NORM": {"IN": CITY_NAMES}}]},
-        {"label": "CITY", "pattern": [{"NORM": {"IN": ["tp", "tp.", "thanh pho"]}}, {"NORM": {"IN": CITY_NAMES}}]},
+        {"label": "CITY", "pattern": [{"LOWER": {"IN": ["tp", "tp.", "thành phố", "thanh pho"]}},
+                                      {"NORM": {"IN": CITY_NAMES}}]},
     ]
 
 

@@ -18,9 +18,17 @@ _VI_WORDS = frozenset(
     "ko dc j vs mn k r voi thi ma nhung de nen can phan anh kien nghi xu ly giup hoi oi a nhe".split()
 )
 _EN_WORDS = frozenset(
-    "the a an is are was were be been to of and in on at for with my our your this that there it not no "
-    "please help street road near have has had from by can could would will i we you they he she my "
-    "broken since days water power bus noise garbage light tree hello hi thanks thank sorry".split()
+    "the a an is are was were be been being to of and or but in on at for with my our your their this that these "
+    "those there here it its not no yes please help street road lane alley near next door front back behind "
+    "have has had from by can could would will should shall must may might i me we us you they them he him she "
+    "her who what when where why how which all any some every each many much more most very too so just "
+    "also only still again ever never always now today tonight yesterday tomorrow night day days week weeks "
+    "month hour hours morning evening since ago after before until while because about over under out up down "
+    "off into through again broken fixed working work works doing done do does did get got go going gone come "
+    "came see saw look looks need needs want wants know think says said tell told call called report hotline "
+    "water power electricity bus noise garbage trash rubbish light lights tree trees flood flooded smell dog "
+    "loud music people neighbour neighbor building house apartment shop car motorbike hello hi thanks thank "
+    "sorry anyone someone nobody everyone".split()
 )
 
 _SCRIPTS = [

@@ -25,40 +25,34 @@ TOKENS = r"(?u)\b\w+\b"
 
 
 class Featurizer:
-    """TF-IDF over the folded view (words 1–2, characters 2–5) and the accented view (words)."""
+    """TF-IDF over the folded text (no diacritics, teencode expanded): words 1–2 and characters 2–4.
+
+    A third view with diacritics kept was tried and dropped: on held-apart data it lowered macro-F1
+    (0.951 against 0.961) and made text typed without diacritics score worse than the same text with
+    them. On the folded view both score the same.
+    """
 
     def __init__(self) -> None:
-        self.folded_words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), token_pattern=TOKENS,
-                                            lowercase=False, sublinear_tf=True, min_df=1, dtype=np.float32)
-        self.folded_chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), lowercase=False,
-                                            sublinear_tf=True, min_df=2, dtype=np.float32)
-        self.accented_words = TfidfVectorizer(analyzer="word", ngram_range=(1, 1), token_pattern=TOKENS,
-                                              lowercase=False, sublinear_tf=True, min_df=1, dtype=np.float32)
+        self.words = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), token_pattern=TOKENS, lowercase=False,
+                                     sublinear_tf=True, min_df=1, dtype=np.float32)
+        self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=False, sublinear_tf=True,
+                                     min_df=2, dtype=np.float32)
 
     @staticmethod
-    def _views(texts: Sequence[str]) -> tuple[list[str], list[str]]:
-        pairs = [views(t) for t in texts]
-        return [p[0] for p in pairs], [p[1] for p in pairs]
+    def _folded(texts: Sequence[str]) -> list[str]:
+        return [views(t)[1] for t in texts]
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        accented, folded = self._views(texts)
-        return sp.hstack([
-            self.folded_words.fit_transform(folded),
-            self.folded_chars.fit_transform(folded),
-            self.accented_words.fit_transform(accented),
-        ], format="csr")
+        folded = self._folded(texts)
+        return sp.hstack([self.words.fit_transform(folded), self.chars.fit_transform(folded)], format="csr")
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        accented, folded = self._views(texts)
-        return sp.hstack([
-            self.folded_words.transform(folded),
-            self.folded_chars.transform(folded),
-            self.accented_words.transform(accented),
-        ], format="csr")
+        folded = self._folded(texts)
+        return sp.hstack([self.words.transform(folded), self.chars.transform(folded)], format="csr")
 
     @property
     def size(self) -> int:
-        return sum(len(v.vocabulary_) for v in (self.folded_words, self.folded_chars, self.accented_words))
+        return len(self.words.vocabulary_) + len(self.chars.vocabulary_)
 
 
 def full_scores(clf: Any, x: sp.csr_matrix, n_labels: int) -> np.ndarray:
@@ -137,6 +131,8 @@ class TrainedModel:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    # Part of the model version: change it when the features change.
+    features: str = "folded:words1-2+chars2-4:teencode1"
     c: float = 0.5
     folds: int = 5
     miss_cost: float = 3.0

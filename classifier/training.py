@@ -12,6 +12,8 @@ from classifier.evaluate import evaluate
 from classifier.model import DEFAULT_CONFIG, TrainConfig, TrainedModel, train
 from classifier.predict import TextClassifier
 
+STAGES = ("corpus", "features", "classifier", "urgency", "calibration", "evaluation")
+
 
 def build(
     *,

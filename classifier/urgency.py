@@ -25,13 +25,14 @@ HAZARDS: list[tuple[str, re.Pattern[str]]] = [
     ("trapped", re.compile(r"\b(mac ket|bi ket|ket trong|bi cuon|duoi nuoc|chet duoi|keu cuu|cuu voi|"
                            r"cuu gap|nguoi bi thuong|bi thuong nang|bat tinh|nga xuong ho|roi xuong ho|"
                            r"te xuong ho|bi nuoc cuon|nuoc cuon troi)\b")),
-    ("trapped_en", re.compile(r"\b(trapped|swept away|drowning|unconscious|injured|bleeding|collapsed|"
+    ("trapped_en", re.compile(r"\b(trapped|swept away|drowning|unconscious|injured|bleeding|collapsed|collapsing|"
                               r"someone fell|help us|emergency)\b")),
     ("open_manhole", re.compile(r"\b(mat nap|khong co nap|ho ga ho|ho ga khong nap|nap cong( \w+){0,2} (mat|vo|"
                                 r"sap|bung)|mat nap cong|ho sau giua duong|sut lun sau)\b")),
     ("open_manhole_en", re.compile(r"\b(open manhole|missing manhole cover|manhole (is )?open|sinkhole)\b")),
     ("poisoning", re.compile(r"\b(ngo doc|ngo doc thuc pham)( \w+){0,4} (nhieu|hang loat|tap the|nhap vien|cap cuu)"
-                             r"|\b(tap the|hang loat)( \w+){0,3} ngo doc\b")),
+                             r"|\b(tap the|hang loat|ca xom|ca khu|ca lop|ca nha|nhieu nguoi|chuc nguoi)( \w+){0,3} "
+                             r"ngo doc\b")),
     ("attack", re.compile(r"\b(dam nguoi|chem nguoi|cam dao|cam hung khi|dang danh nhau|hon chien|bat coc|"
                           r"de doa giet|doa giet|tu tu|nhay cau|muon chet)\b")),
     ("attack_en", re.compile(r"\b(stabbed|stabbing|knife attack|kidnap\w*|suicide|kill (my|him|her)self)\b")),

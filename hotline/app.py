@@ -53,7 +53,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_multipart_bytes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        services = await Services.start(settings)
+        services = await Services.start(settings, processing=with_worker)
         app[SERVICES] = services
         worker_task = None
         worker = None

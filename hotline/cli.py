@@ -8,6 +8,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from hotline.settings import Settings
 
@@ -131,6 +132,76 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    from classifier.jsonl import classify_lines
+    from classifier.predict import load_model
+    from classifier.training import DEFAULT_MODEL
+
+    path = Path(args.model) if args.model else DEFAULT_MODEL
+    if not path.exists():
+        print(f"error: no model at {path}; build one with `hotline train`", file=sys.stderr)
+        return 2
+    model = load_model(path, with_entities=False)
+    batch = 1 if sys.stdin.isatty() else args.batch_size
+    for out in classify_lines(model, sys.stdin, batch_size=batch):
+        sys.stdout.write(out + "\n")
+        if batch == 1:
+            sys.stdout.flush()
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from classifier.training import DEFAULT_MODEL, STAGES, build
+
+    extra = []
+    if args.with_corrections:
+        from hotline.corrections import load_corrections
+
+        settings = _settings(args)
+        extra = asyncio.run(_with_pool(settings, load_corrections))
+        print(f"{len(extra)} staff correction(s) added to the training data")
+    bar = tqdm(total=len(STAGES), desc="training", unit="step", file=sys.stderr)
+
+    def progress(stage: str) -> None:
+        bar.set_postfix_str(stage)
+        bar.update(1)
+
+    model = build(extra=extra, progress=progress)
+    bar.close()
+    output = Path(args.output) if args.output else DEFAULT_MODEL
+    model.save(output)
+    print(f"model {model.version} written to {output}")
+    print(f"features {model.info['features']}, training examples {model.info['train_examples']}, confidence"
+          f" threshold {model.threshold:.3f}, urgent threshold {model.urgent_threshold:.3f}")
+    for lang, summary in model.info.get("test_by_language", {}).items():
+        print(f"held-out test [{lang}]: n={summary['n']} accuracy={summary['accuracy']:.3f}"
+              f" macro-F1={summary['macro_f1']:.3f} abstained={summary['abstention_rate']:.1%}"
+              f" accuracy-when-answered={summary['accuracy_when_answered']:.3f}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from classifier.corpus import CorpusError, read_jsonl
+    from classifier.evaluate import evaluate
+    from classifier.predict import load_model
+    from classifier.training import DEFAULT_MODEL
+
+    path = Path(args.model) if args.model else DEFAULT_MODEL
+    try:
+        examples = list(read_jsonl(Path(args.file)))
+    except (OSError, CorpusError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    report = evaluate(load_model(path, with_entities=False), examples)
+    print(report.text())
+    if args.plot:
+        report.plot(Path(args.plot))
+        print(f"confusion matrix written to {args.plot}")
+    return 0
+
+
 def _use_uvloop() -> None:
     try:
         import uvloop
@@ -153,6 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="the arq worker alone").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("demo", help="load demo units, users and reports (idempotent)").set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("classify", help="classify JSON Lines from stdin ({\"id\", \"text\"} per line)")
+    p.add_argument("--model", help="model file (default: the one `hotline train` built)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.set_defaults(func=cmd_classify)
+    p = sub.add_parser("train", help="build the classifier from the corpus (deterministic)")
+    p.add_argument("--with-corrections", action="store_true", help="add the field corrections staff made on cases")
+    p.add_argument("--output", help="where to write the model (default classifier/build/model.pkl)")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="score the classifier on a JSONL file of {text, field}")
+    p.add_argument("file")
+    p.add_argument("--model")
+    p.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix")
+    p.set_defaults(func=cmd_eval)
 
     users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
     p = users.add_parser("create", help="create a user and print an API token; password from stdin")

@@ -59,7 +59,9 @@ async def _process(services: Services, case_id: int) -> str:
 
     # CPU work happens outside any transaction.
     result = services.classifier.classify(case["description"])
-    geo = services.geocoder.geocode(case["address"], case["lat"], case["lon"])
+    entities = _checked_entities(result.entities if result else {})
+    address = case["address"] or entities.get("address_text")
+    geo = services.geocoder.geocode(address, case["lat"], case["lon"])
     ward = geo.ward_code if geo else None
     field = result.field if result else None
     decision = None
@@ -78,8 +80,10 @@ async def _process(services: Services, case_id: int) -> str:
         if result is not None:
             values.update(
                 field=result.field, confidence=result.confidence, urgent=result.urgent,
-                language=result.language, classifier_version=result.model_version, entities=result.entities,
+                language=result.language, classifier_version=result.model_version, entities=entities,
             )
+            if not case["address"] and address:
+                values["address"] = address
             await store.insert_event(
                 conn, case_id, SYSTEM, "classified",
                 changes={"field": result.field, "confidence": round(result.confidence, 4),
@@ -124,6 +128,13 @@ async def _process(services: Services, case_id: int) -> str:
     metrics.PROCESS_LAG.observe((datetime.now(UTC) - case["created_at"]).total_seconds())
     await queue.enqueue_send(services.redis, services.settings.queue_name, *send_ids)
     return "processed"
+
+
+def _checked_entities(entities: dict[str, Any]) -> dict[str, Any]:
+    """Keep only case codes whose check digit is right: the classifier finds candidates, casework knows codes."""
+    if entities.get("case_codes"):
+        entities = {**entities, "case_codes": [c for c in entities["case_codes"] if codes.normalise(c)]}
+    return entities
 
 
 def _triage_reason(result, field: str | None) -> str:

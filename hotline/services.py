@@ -35,7 +35,8 @@ class Services:
     enqueuer: BackgroundEnqueuer | None = None
 
     @classmethod
-    async def start(cls, settings: Settings) -> Services:
+    async def start(cls, settings: Settings, *, processing: bool = True) -> Services:
+        """Open connections; `processing` also loads the models the worker needs (web-only skips them)."""
         assert settings.database_url and settings.redis_url, "resolve the server URLs first"
         pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         redis = await create_redis_pool(redis_settings(settings))
@@ -47,7 +48,7 @@ class Services:
             settings=settings,
             pool=pool,
             redis=redis,
-            classifier=classifier.load(settings.classifier_model),
+            classifier=classifier.load(settings.classifier_model if processing else "none"),
             router=Router(),
             geocoder=NoGazetteer(),
             adapters=build_adapters(settings),
