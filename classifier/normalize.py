@@ -45,11 +45,13 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+_COMBINING = re.compile(r"[\u0300-\u036f]")
+
+
 def strip_diacritics(text: str) -> str:
     """Fold to letters without diacritics: 'Đường ngập' → 'Duong ngap'."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn"))
+    stripped = _COMBINING.sub("", unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D")))
+    return stripped if stripped.isascii() else unicodedata.normalize("NFC", stripped)
 
 
 def _mask(text: str) -> str:
@@ -72,10 +74,8 @@ def normalise(text: str) -> str:
 
 def folded(normalised: str) -> str:
     """The diacritics-free view of a normalised text, with teencode expanded."""
-    out = []
-    for token in _TOKEN.findall(strip_diacritics(normalised)):
-        out.append(TEENCODE.get(token, token))
-    return " ".join(out)
+    get = TEENCODE.get
+    return " ".join([get(token, token) for token in _TOKEN.findall(strip_diacritics(normalised))])
 
 
 def views(text: str) -> tuple[str, str]:

@@ -47,10 +47,10 @@ class TextClassifier:
                 out[i] = Classification(field=OTHER, confidence=0.0, urgent=False, language=detect(t or ""),
                                         model_version=self.version, alternatives=())
         if live:
-            live_texts = [texts[i] for i in live]
-            x = model.featurizer.transform(live_texts)
+            folded = [views(texts[i])[1] for i in live]
+            x = model.featurizer.transform_folded(folded)
             probs = softmax(model.scores(x), model.temperature)
-            urgent_p = model.urgent_classifier.predict_proba(x)[:, 1]
+            urgent_p = model.urgent_probability(x)
             order = np.argsort(-probs, axis=1)[:, :4]
             for row, i in enumerate(live):
                 best = int(order[row, 0])
@@ -58,7 +58,7 @@ class TextClassifier:
                 field = model.labels[best]
                 if confidence < model.threshold:
                     field = OTHER  # unsure: a person decides
-                found = hazards(views(texts[i])[1])
+                found = hazards(folded[row])
                 out[i] = Classification(
                     field=field,
                     confidence=round(confidence, 4),

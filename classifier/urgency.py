@@ -39,6 +39,22 @@ HAZARDS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# A rule can only match when one of its words is in the text; checking for the words first (a
+# substring test) skips most of the regular-expression work on the many messages with no hazard.
+NEEDLES: dict[str, tuple[str, ...]] = {
+    "fallen_tree": ("cay",), "fallen_tree_en": ("tree", "branch"), "live_wire": ("dien", "lua"),
+    "live_wire_en": ("spark", "wire", "power line", "electrocut"),
+    "fire": ("chay", "lua", "khoi", "no", "gas", "khi"), "fire_en": ("fire", "burning", "explo", "gas"),
+    "trapped": ("ket", "cuon", "duoi", "cuu", "thuong", "bat tinh", "xuong ho"),
+    "trapped_en": ("trapped", "swept", "drown", "unconscious", "injur", "bleed", "collaps", "fell", "help", "emergency"),
+    "open_manhole": ("nap", "ho ga", "ho sau", "sut lun"), "open_manhole_en": ("manhole", "sinkhole"),
+    "poisoning": ("ngo doc",), "attack": ("dam", "chem", "dao", "hung khi", "danh nhau", "hon chien", "bat coc",
+                                         "giet", "tu tu", "nhay cau", "muon chet"),
+    "attack_en": ("stab", "knife", "kidnap", "suicide", "kill"),
+}
+
+
 def hazards(folded_text: str) -> list[str]:
     """Names of the hazard rules the text matches."""
-    return [name for name, pattern in HAZARDS if pattern.search(folded_text)]
+    return [name for name, pattern in HAZARDS
+            if any(needle in folded_text for needle in NEEDLES[name]) and pattern.search(folded_text)]

@@ -86,3 +86,19 @@ def test_corpus_meets_the_data_card(model):
         assert vi >= (300 if label == "other" else 200), (label, vi)
         assert en >= 40, (label, en)
     assert sum(r["urgent"] for r in rows) >= 150
+
+
+def test_fast_features_equal_scikit_learn(model):
+    from classifier.corpus import HELDOUT_DIR
+    from classifier.model import full_scores
+    from classifier.normalize import views
+
+    texts = [e.text for e in load_dir(HELDOUT_DIR)][:300] + ["", "a", "ok ok ok", "道路被淹", "x" * 50]
+    folded = [views(t)[1] for t in texts]
+    reference = model.featurizer.sklearn_transform_folded(folded).toarray()
+    batch = model.featurizer.transform_folded(folded).toarray()
+    one_by_one = np.vstack([model.featurizer.transform_folded([f]).toarray() for f in folded])
+    assert np.allclose(batch, reference, atol=1e-6) and np.allclose(one_by_one, reference, atol=1e-6)
+    x = model.featurizer.transform_folded(folded)
+    assert np.allclose(model.scores(x), full_scores(model.classifier, x, len(model.labels)), atol=1e-4)
+    assert np.allclose(model.urgent_probability(x), model.urgent_classifier.predict_proba(x)[:, 1], atol=1e-5)
