@@ -120,7 +120,8 @@ def main() -> int:
         mb = memory["with_model"]
         print(f"worker resident memory: {mb:.0f} MB with the model and spaCy loaded (interpreter"
               f" {memory['interpreter']:.0f} MB, worker code {memory['worker_code']:.0f} MB, model and spaCy"
-              f" +{mb - memory['worker_code']:.0f} MB)  (target < {TARGET_MB} MB: {'met' if mb < TARGET_MB else 'not met'})")
+              f" +{mb - memory['worker_code']:.0f} MB)"
+              f"  (target < {TARGET_MB} MB: {'met' if mb < TARGET_MB else 'not met'})")
     else:
         print(f"memory probe failed: {probe.stderr[-500:]}")
     return 0

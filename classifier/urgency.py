@@ -46,7 +46,7 @@ NEEDLES: dict[str, tuple[str, ...]] = {
     "live_wire_en": ("spark", "wire", "power line", "electrocut"),
     "fire": ("chay", "lua", "khoi", "no", "gas", "khi"), "fire_en": ("fire", "burning", "explo", "gas"),
     "trapped": ("ket", "cuon", "duoi", "cuu", "thuong", "bat tinh", "xuong ho"),
-    "trapped_en": ("trapped", "swept", "drown", "unconscious", "injur", "bleed", "collaps", "fell", "help", "emergency"),
+    "trapped_en": ("trapped", "swept", "drown", "unconscious", "injur", "bleed", "collaps", "help", "emergency"),
     "open_manhole": ("nap", "ho ga", "ho sau", "sut lun"), "open_manhole_en": ("manhole", "sinkhole"),
     "poisoning": ("ngo doc",), "attack": ("dam", "chem", "dao", "hung khi", "danh nhau", "hon chien", "bat coc",
                                          "giet", "tu tu", "nhay cau", "muon chet"),
