@@ -7,6 +7,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -128,6 +129,7 @@ async def change_status(
     reason: str | None = None,
     duplicate_of: int | None = None,
     department: str | None = None,
+    deadline: Deadline | None = None,
 ) -> None:
     """Move a case along its lifecycle, or refuse with 409 and change nothing."""
     reason = clean(reason) if reason else None
@@ -142,6 +144,7 @@ async def change_status(
             raise Conflict(f"{current} → {target} is not allowed", code="illegal_transition")
         if actor.is_department and target in (Status.FORWARDED, Status.DUPLICATE, Status.CLOSED):
             raise Forbidden("a department cannot make this move")
+        now = datetime.now(UTC)
         values: dict[str, Any] = {"status": target.value}
         changes: dict[str, Any] = {}
         if target is Status.FORWARDED:
@@ -153,6 +156,17 @@ async def change_status(
             if unit != case["department"]:
                 values["department"] = unit
                 changes["department"] = [case["department"], unit]
+            values.update(forwarded_at=now, accepted_at=None, assignee=None)
+            if deadline is not None:
+                values.update(due_at=deadline.due_at, deadline_reason=deadline.reason, priority=deadline.priority)
+                changes["due_at"] = [case["due_at"].isoformat() if case["due_at"] else None,
+                                     deadline.due_at.isoformat()]
+        if target is Status.IN_PROGRESS and current is Status.FORWARDED:
+            values["accepted_at"] = now
+        if target is Status.ANSWERED:
+            values["resolved_at"] = now
+        if target is Status.REOPENED:
+            values.update(resolved_at=None, sla_state="ok")
         if target is Status.DUPLICATE:
             if duplicate_of is None or duplicate_of == case_id:
                 raise Unprocessable({"field": "duplicate_of", "message": "name the case this one duplicates"})
@@ -171,7 +185,8 @@ async def change_status(
         )
         if target is Status.REJECTED:
             # A rejection hands the case back to the triage queue with the unit's reason.
-            await store.update_case(conn, case_id, {"status": Status.TRIAGE.value, "department": None})
+            await store.update_case(conn, case_id, {"status": Status.TRIAGE.value, "department": None,
+                                                    "forwarded_at": None, "accepted_at": None, "assignee": None})
             await store.insert_event(
                 conn, case_id, SYSTEM, "status", from_status=Status.REJECTED, to_status=Status.TRIAGE,
                 changes={"department": [case["department"], None]},
@@ -213,8 +228,11 @@ async def add_note(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str) ->
         await store.insert_event(conn, case_id, actor, "note", changes={"text": clean(text)})
 
 
-async def reply(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str, *, final: bool = False) -> int:
-    """Queue a reply to the citizen on the channel they used; return the outbox message id."""
+async def reply(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str, *, final: bool = False) -> list[int]:
+    """Queue a reply to the citizen on the channel they used; return the outbox message ids.
+
+    A final answer also reaches every reporter of a case linked to this one as a duplicate.
+    """
     text = clean(text)
     async with pool.acquire() as conn, conn.transaction():
         case = await _locked_case(conn, case_id, actor)
@@ -224,13 +242,25 @@ async def reply(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str, *, fi
         message_id = await queue_outbound(conn, case, text=text, kind="reply", key=f"reply:{uuid.uuid4()}",
                                           author_id=actor.id)
         await store.insert_event(conn, case_id, actor, "reply", changes={"message_id": message_id}, public=True)
+        if case["first_response_at"] is None:
+            await store.update_case(conn, case_id, {"first_response_at": datetime.now(UTC)})
+        sent = [message_id]
         if final:
-            await store.update_case(conn, case_id, {"status": Status.ANSWERED.value})
+            await store.update_case(conn, case_id, {"status": Status.ANSWERED.value, "resolved_at": datetime.now(UTC)})
             await store.insert_event(
                 conn, case_id, actor, "status", from_status=current, to_status=Status.ANSWERED, public=True
             )
+            # Everyone who reported the same incident hears the answer, on their own channel.
+            for child in await store.duplicates_of(conn, case_id):
+                notice = await queue_outbound(conn, child, text=text, kind="notice",
+                                              key=f"answer:{message_id}:{child['id']}", author_id=actor.id)
+                await store.insert_event(conn, child["id"], actor, "reply",
+                                         changes={"message_id": notice, "parent": case_id}, public=True,
+                                         reason=f"answer to the incident {case['tracking_code']}")
+                if notice is not None:
+                    sent.append(notice)
     assert message_id is not None
-    return message_id
+    return sent
 
 
 # Identity kind used to reach a citizen on each channel.
@@ -246,6 +276,78 @@ async def queue_outbound(
         conn, case_id=case["id"], citizen_id=case["citizen_id"], channel=case["channel"], key=key,
         recipient=recipient, text=text, kind=kind, author_id=author_id,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A deadline computed by routing, handed in by the caller (casework does not compute deadlines)."""
+
+    due_at: datetime
+    reason: str
+    priority: str = "normal"
+
+
+async def transfer(pool: asyncpg.Pool, case_id: int, actor: Actor, department: str, reason: str,
+                   deadline: Deadline | None = None) -> None:
+    """Hand a forwarded or accepted case to another unit; it must be accepted again there."""
+    reason = clean(reason or "")
+    if not reason:
+        raise BadRequest({"field": "reason", "message": "say why the case goes to another unit"})
+    async with pool.acquire() as conn, conn.transaction():
+        case = await _locked_case(conn, case_id, actor)
+        current = Status(case["status"])
+        if current not in (Status.FORWARDED, Status.IN_PROGRESS):
+            raise Conflict(f"a case in {current} cannot be transferred", code="illegal_transition")
+        if department == case["department"]:
+            raise Unprocessable({"field": "department", "message": "the case is already with this unit"})
+        if not await store.department_exists(conn, department):
+            raise Unprocessable({"field": "department", "message": "unknown department"})
+        values: dict[str, Any] = {"department": department, "status": Status.FORWARDED.value,
+                                  "forwarded_at": datetime.now(UTC), "accepted_at": None, "assignee": None}
+        if deadline is not None:
+            values.update(due_at=deadline.due_at, deadline_reason=deadline.reason)
+        await store.update_case(conn, case_id, values)
+        await store.insert_event(conn, case_id, actor, "transferred", from_status=current, to_status=Status.FORWARDED,
+                                 changes={"department": [case["department"], department]}, reason=reason, public=True)
+
+
+async def pause_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, reason: str) -> None:
+    """Stop the case's clock while it waits for the citizen."""
+    reason = clean(reason or "")
+    if not reason:
+        raise BadRequest({"field": "reason", "message": "say what the citizen must provide"})
+    async with pool.acquire() as conn, conn.transaction():
+        case = await _locked_case(conn, case_id, actor)
+        if case["clock_paused_at"] is not None:
+            raise Conflict("the clock is already paused", code="already_paused")
+        if Status(case["status"]) not in (Status.TRIAGE, Status.FORWARDED, Status.IN_PROGRESS, Status.REOPENED):
+            raise Conflict(f"a case in {case['status']} has no running clock", code="illegal_transition")
+        now = datetime.now(UTC)
+        await store.start_pause(conn, case_id, now, reason)
+        await store.update_case(conn, case_id, {"clock_paused_at": now})
+        await store.insert_event(conn, case_id, actor, "clock_paused", reason=reason, public=True)
+
+
+async def resume_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, deadline_after: Any = None) -> None:
+    """Restart the clock; `deadline_after(pauses)` recomputes the deadline with the pause counted."""
+    async with pool.acquire() as conn, conn.transaction():
+        case = await _locked_case(conn, case_id, actor)
+        if case["clock_paused_at"] is None:
+            raise Conflict("the clock is not paused", code="not_paused")
+        now = datetime.now(UTC)
+        await store.end_pause(conn, case_id, now)
+        paused = (now - case["clock_paused_at"]).total_seconds()
+        values: dict[str, Any] = {"clock_paused_at": None}
+        changes: dict[str, Any] = {"paused_seconds": round(paused)}
+        if deadline_after is not None:
+            deadline = deadline_after(await store.pauses_of(conn, case_id))
+            if deadline is not None:
+                values.update(due_at=deadline.due_at, deadline_reason=deadline.reason, sla_state="ok")
+                changes["due_at"] = [case["due_at"].isoformat() if case["due_at"] else None,
+                                     deadline.due_at.isoformat()]
+        await store.update_case(conn, case_id, values)
+        await store.bump_paused(conn, case_id, round(paused))
+        await store.insert_event(conn, case_id, actor, "clock_resumed", changes=changes, public=True)
 
 
 def role_may_edit(actor: Actor) -> bool:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from casework import actions, staff, store
+from casework import actions, assignment, staff, store
 from casework.models import FIELDS, Actor, Role, Status
 from casework.text import fold
 from hotline import queue
@@ -50,6 +50,15 @@ def case_json(case: asyncpg.Record) -> dict[str, Any]:
         "due_at": case["due_at"],
         "deadline_reason": case["deadline_reason"],
         "duplicate_of": case["duplicate_of"],
+        "duplicate_score": case["duplicate_score"],
+        "priority": case["priority"],
+        "sla_state": case["sla_state"],
+        "clock_paused": case["clock_paused_at"] is not None,
+        "forwarded_at": case["forwarded_at"],
+        "accepted_at": case["accepted_at"],
+        "first_response_at": case["first_response_at"],
+        "resolved_at": case["resolved_at"],
+        "assignee": case["assignee"],
         "processed_at": case["processed_at"],
         "created_at": case["created_at"],
         "updated_at": case["updated_at"],
@@ -162,9 +171,89 @@ async def change_status(request: web.Request) -> web.Response:
     body = _body(StatusIn, await read_json(request, MAX_BODY))
     pool = request.app[SERVICES].pool
     case_id = _case_id(request)
+    deadline = await _deadline(request, case_id) if body.status is Status.FORWARDED else None
     await actions.change_status(pool, case_id, body.status, actor, reason=body.reason,
-                                duplicate_of=body.duplicate_of, department=body.department)
+                                duplicate_of=body.duplicate_of, department=body.department, deadline=deadline)
     return await _fresh(request, case_id, actor)
+
+
+async def _deadline(request: web.Request, case_id: int, pauses: list | None = None) -> actions.Deadline | None:
+    """The case's resolution deadline under the current SLA policies (routing computes, casework stores)."""
+    from routing import CaseFacts
+
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        case = await store.get_case(conn, case_id)
+        if case is None:
+            return None
+        if pauses is None:
+            pauses = await store.pauses_of(conn, case_id)
+    router = await services.current_router()
+    facts = CaseFacts(field=case["field"], ward_code=case["ward_code"], urgent=case["urgent"], channel=case["channel"],
+                      text=case["description"], opened_at=case["created_at"], pauses=tuple(pauses))
+    deadline = router.deadline(facts, now=datetime.now(UTC))
+    if deadline is None:
+        return None
+    return actions.Deadline(due_at=deadline.due_at, reason=deadline.explanation_vi,
+                            priority="urgent" if case["urgent"] else "normal")
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    department: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+async def transfer(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    body = _body(TransferIn, await read_json(request, MAX_BODY))
+    case_id = _case_id(request)
+    await actions.transfer(request.app[SERVICES].pool, case_id, actor, body.department, body.reason,
+                           deadline=await _deadline(request, case_id))
+    return await _fresh(request, case_id, actor)
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+async def pause(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    body = _body(ReasonIn, await read_json(request, MAX_BODY))
+    case_id = _case_id(request)
+    await actions.pause_clock(request.app[SERVICES].pool, case_id, actor, body.reason or "")
+    return await _fresh(request, case_id, actor)
+
+
+async def resume(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    case_id = _case_id(request)
+    services = request.app[SERVICES]
+    from routing import CaseFacts
+
+    async with services.pool.acquire() as conn:
+        case = await store.get_case(conn, case_id)
+    router = await services.current_router()
+
+    def deadline_after(pauses: list) -> actions.Deadline | None:
+        if case is None or case["due_at"] is None:
+            return None
+        facts = CaseFacts(field=case["field"], ward_code=case["ward_code"], urgent=case["urgent"],
+                          channel=case["channel"], text=case["description"], opened_at=case["created_at"],
+                          pauses=tuple(pauses))
+        found = router.deadline(facts, now=datetime.now(UTC))
+        return actions.Deadline(found.due_at, found.explanation_vi) if found else None
+
+    await actions.resume_clock(services.pool, case_id, actor, deadline_after)
+    return await _fresh(request, case_id, actor)
+
+
+async def my_notifications(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, Role.DEPARTMENT, Role.SUPERVISOR, Role.ADMIN)
+    async with request.app[SERVICES].pool.acquire() as conn:
+        rows = await store.notifications(conn, department=actor.department, supervisors=not actor.is_department)
+    return json_response({"items": [dict(r) for r in rows]})
 
 
 class TextIn(BaseModel):
@@ -178,9 +267,9 @@ async def reply(request: web.Request) -> web.Response:
     body = _body(TextIn, await read_json(request, MAX_BODY))
     services = request.app[SERVICES]
     case_id = _case_id(request)
-    message_id = await actions.reply(services.pool, case_id, actor, body.text, final=body.final)
-    await queue.enqueue_send(services.redis, services.settings.queue_name, message_id)
-    return json_response({"message_id": message_id, "status": "queued"}, status=201)
+    message_ids = await actions.reply(services.pool, case_id, actor, body.text, final=body.final)
+    await queue.enqueue_send(services.redis, services.settings.queue_name, *message_ids)
+    return json_response({"message_id": message_ids[0], "notices": message_ids[1:], "status": "queued"}, status=201)
 
 
 async def add_note(request: web.Request) -> web.Response:
@@ -211,9 +300,31 @@ async def update_case(request: web.Request) -> web.Response:
 
 
 async def _fresh(request: web.Request, case_id: int, actor: Actor) -> web.Response:
-    async with request.app[SERVICES].pool.acquire() as conn:
+    """Answer with the case as it is now, after giving waiting cases to whoever has room."""
+    pool = request.app[SERVICES].pool
+    async with pool.acquire() as conn:
+        case = await store.get_case(conn, case_id)
+    await assignment.backfill(pool, None)
+    if case["department"]:
+        await assignment.backfill(pool, case["department"])
+    async with pool.acquire() as conn:
         case = await store.get_case(conn, case_id)
     return json_response(case_json(case))
+
+
+class PresenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    available: bool
+
+
+async def presence(request: web.Request) -> web.Response:
+    """Staff say they are available (or away); available people get waiting cases at once."""
+    actor = await staff_actor(request, Role.AGENT, Role.DEPARTMENT)
+    body = _body(PresenceIn, await read_json(request, MAX_BODY))
+    pool = request.app[SERVICES].pool
+    unit = await assignment.set_presence(pool, actor.id, body.available)
+    assigned = await assignment.backfill(pool, unit) if body.available else []
+    return json_response({"available": body.available, "assigned": [case for case, who in assigned if who == actor.id]})
 
 
 async def attachment(request: web.Request) -> web.Response:
@@ -274,6 +385,11 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/v1/cases/{case_id}/status", change_status)
     r.add_post("/api/v1/cases/{case_id}/replies", reply)
     r.add_post("/api/v1/cases/{case_id}/notes", add_note)
+    r.add_post("/api/v1/cases/{case_id}/transfer", transfer)
+    r.add_post("/api/v1/cases/{case_id}/pause", pause)
+    r.add_post("/api/v1/cases/{case_id}/resume", resume)
+    r.add_get("/api/v1/notifications", my_notifications)
+    r.add_put("/api/v1/me/presence", presence)
     r.add_get("/api/v1/attachments/{attachment_id}", attachment)
     r.add_post("/api/v1/session", login)
     r.add_delete("/api/v1/session", logout)

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import casework.views
 import channels.web.views
+import routing.views
 from hotline import metrics
 from hotline.http import SERVICES, error_middleware, json_response
 from hotline.services import Services
@@ -75,4 +76,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     app.router.add_get("/metrics", metrics_view)
     channels.web.views.setup(app)
     casework.views.setup(app)
+    routing.views.setup(app)
     return app

@@ -70,6 +70,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    from hotline import demo
+
+    settings = _settings(args)
+
+    async def work(pool):
+        async with pool.acquire() as conn, conn.transaction():
+            return await demo.seed(conn)
+
+    added = asyncio.run(_with_pool(settings, work))
+    print("seeded: " + ", ".join(f"{v} new {k}" for k, v in added.items()))
+    return 0
+
+
 def cmd_users_create(args: argparse.Namespace) -> int:
     from casework import staff
 
@@ -223,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="the arq worker alone").set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("demo", help="load demo units, users and reports (idempotent)").set_defaults(func=cmd_demo)
+    sub.add_parser("seed", help="load the shipped units, wards, routing rules and SLA policies (idempotent)"
+                   ).set_defaults(func=cmd_seed)
+    sub.add_parser("demo", help="seed, then load demo users and reports (idempotent)").set_defaults(func=cmd_demo)
 
     p = sub.add_parser("classify", help="classify JSON Lines from stdin ({\"id\", \"text\"} per line)")
     p.add_argument("--model", help="model file (default: the one `hotline train` built)")

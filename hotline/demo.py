@@ -7,19 +7,6 @@ import asyncpg
 from casework import actions
 from channels.base import InboundEvent, SenderIdentity
 
-UNITS = [
-    ("tiep-nhan-1022", "Trung tâm tiếp nhận 1022", "1022 Intake Centre", "hotline", None),
-    ("so-xay-dung", "Sở Xây dựng", "Department of Construction", "department", None),
-    ("so-nong-nghiep-moi-truong", "Sở Nông nghiệp và Môi trường", "Department of Agriculture and Environment",
-     "department", None),
-    ("so-y-te", "Sở Y tế", "Department of Health", "department", None),
-    ("cong-an-tp", "Công an Thành phố", "City Police", "department", None),
-    ("evn-hcmc", "Tổng công ty Điện lực TP.HCM", "HCMC Power Corporation", "agency", None),
-    ("sawaco", "Tổng công ty Cấp nước Sài Gòn", "Saigon Water Corporation", "agency", None),
-    ("ttqlhtkt", "Trung tâm Quản lý hạ tầng kỹ thuật", "Technical Infrastructure Management Centre", "agency", None),
-    ("ubnd-ben-thanh", "UBND phường Bến Thành", "Ben Thanh Ward People's Committee", "ward", "26743"),
-]
-
 # Demo sign-ins; documented in the README as demo-only.
 USERS = [
     ("agent", "Nguyễn Thị Lan (tổng đài viên)", "agent", None),
@@ -39,16 +26,22 @@ REPORTS = [
 ]
 
 
+async def seed(conn: asyncpg.Connection) -> dict[str, int]:
+    """The shipped units, wards, routing rules and SLA policies (kept when already there)."""
+    from routing import store as routing_store
+    from routing.sla import default_policies
+
+    return await routing_store.seed(conn, default_policies())
+
+
 async def load(pool: asyncpg.Pool) -> dict[str, int]:
     """Insert the demo units, users and reports that are not there yet; return what was added."""
     from casework.staff import hash_password
 
     added = {"units": 0, "users": 0, "reports": 0}
     async with pool.acquire() as conn, conn.transaction():
-        for code, vi, en, kind, ward in UNITS:
-            added["units"] += int((await conn.execute(
-                "INSERT INTO departments (code, name_vi, name_en, kind, ward_code) VALUES ($1,$2,$3,$4,$5)"
-                " ON CONFLICT (code) DO NOTHING", code, vi, en, kind, ward)).split()[-1])
+        seeded = await seed(conn)
+        added["units"] = seeded["units"] + seeded["wards"]
         for username, name, role, unit in USERS:
             added["users"] += int((await conn.execute(
                 "INSERT INTO staff_users (username, display_name, role, department, password_hash)"

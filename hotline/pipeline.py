@@ -9,7 +9,7 @@ from typing import Any
 
 from arq import Retry
 
-from casework import actions, codes, store
+from casework import actions, assignment, codes, store
 from casework.models import SYSTEM, Status
 from channels.base import OutboundMessage
 from hotline import metrics, queue
@@ -66,7 +66,8 @@ async def _process(services: Services, case_id: int) -> str:
     field = result.field if result else None
     decision = None
     if result is not None and field != "other":
-        decision = services.router.route(
+        router = await services.current_router()
+        decision = router.route(
             CaseFacts(field=field, ward_code=ward, urgent=result.urgent, channel=case["channel"],
                       text=case["description"], opened_at=case["created_at"])
         )
@@ -100,8 +101,16 @@ async def _process(services: Services, case_id: int) -> str:
             if decision is not None:
                 values.update(status=Status.FORWARDED.value, department=decision.department,
                               routing_reason=decision.reason, due_at=decision.due_at,
-                              deadline_reason=decision.deadline_reason)
+                              deadline_reason=decision.deadline_reason, priority=decision.priority,
+                              sla_policy_id=decision.policy_id, forwarded_at=datetime.now(UTC))
                 target, reason = Status.FORWARDED, decision.reason
+                await store.insert_event(
+                    conn, case_id, SYSTEM, "routed",
+                    changes={"department": decision.department, "rule": decision.rule_id,
+                             "due_at": decision.due_at.isoformat() if decision.due_at else None,
+                             "deadline": decision.deadline_reason},
+                    reason=decision.reason,
+                )
             else:
                 values["status"] = Status.TRIAGE.value
                 target, reason = Status.TRIAGE, _triage_reason(result, field)
@@ -126,6 +135,7 @@ async def _process(services: Services, case_id: int) -> str:
         if ack_id is not None:
             send_ids.append(ack_id)
     metrics.PROCESS_LAG.observe((datetime.now(UTC) - case["created_at"]).total_seconds())
+    await assignment.backfill(services.pool, decision.department if decision is not None else None)
     await queue.enqueue_send(services.redis, services.settings.queue_name, *send_ids)
     return "processed"
 

@@ -16,6 +16,7 @@ from hotline.queue import BackgroundEnqueuer
 from hotline.settings import Settings
 from integrations.geocoding import NoGazetteer
 from routing import Router
+from routing import store as routing_store
 
 
 def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
@@ -55,11 +56,34 @@ class Services:
             enqueuer=enqueuer,
         )
 
+    async def current_router(self) -> Router:
+        """The routing snapshot, reloaded when units, rules, policies or the calendar changed."""
+        async with self.pool.acquire() as conn:
+            current = await routing_store.version(conn)
+            if current != self.router.version:
+                self.router = await load_router(conn, current)
+        return self.router
+
     async def close(self) -> None:
         if self.enqueuer is not None:
             await self.enqueuer.close()
         await self.redis.aclose()
         await self.pool.close()
+
+
+async def load_router(conn, version: tuple) -> Router:  # noqa: ANN001 - an asyncpg connection
+    from datetime import UTC, datetime
+
+    from routing.calendar import BusinessCalendar
+    from routing.sla import Policy
+
+    year = datetime.now(UTC).year
+    calendar = BusinessCalendar.vietnam(range(year - 1, year + 3), await routing_store.load_overrides(conn))
+    policies = [Policy(id=r["id"], field=r["field"], priority=r["priority"], forward_minutes=r["forward_minutes"],
+                       first_response_minutes=r["first_response_minutes"], resolution_minutes=r["resolution_minutes"],
+                       calendar=r["calendar"], source=r["source"]) for r in await routing_store.load_policies(conn)]
+    return Router(rules=await routing_store.load_rules(conn), units=await routing_store.load_units(conn),
+                  policies=policies, calendar=calendar, version=version)
 
 
 def redis_settings(settings: Settings) -> RedisSettings:

@@ -7,7 +7,7 @@ from typing import Any
 from arq import cron
 from arq.worker import Worker, func
 
-from hotline import pipeline, queue
+from hotline import escalation, pipeline, queue
 from hotline.services import Services, redis_settings
 from hotline.settings import Settings
 
@@ -37,8 +37,11 @@ def build_worker(settings: Settings, services: Services | None = None, **overrid
 
     options: dict[str, Any] = dict(
         functions=worker_functions(settings),
-        cron_jobs=[cron(pipeline.sweep, name="sweep", second=_every(settings.sweep_interval_seconds),
-                        run_at_startup=True, unique=True, timeout=120)],
+        cron_jobs=[
+            cron(pipeline.sweep, name="sweep", second=_every(settings.sweep_interval_seconds),
+                 run_at_startup=True, unique=True, timeout=120),
+            cron(escalation.escalate, name="escalate", second={5}, unique=True, timeout=120),
+        ],
         on_startup=startup,
         on_shutdown=shutdown,
         queue_name=settings.queue_name,

@@ -1,9 +1,17 @@
-"""Routing: which unit gets a case and by when; pure decisions on plain values."""
+"""Routing: which unit gets a case and by when; pure decisions on plain values.
+
+`Router` holds a snapshot of the rules, units, SLA policies and calendar (loaded by `routing.store`)
+and answers `route(facts)` without I/O. The hub reloads the snapshot when the data changes, so an
+edit through the admin API applies to the next decision without a restart.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from routing.rules import Rule, Unit, choose_department, fold, ordered
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +22,7 @@ class CaseFacts:
     channel: str
     text: str
     opened_at: datetime
+    pauses: tuple[tuple[datetime, datetime | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +31,51 @@ class RoutingDecision:
     reason: str
     due_at: datetime | None = None
     deadline_reason: str | None = None
+    priority: str = "normal"
+    policy_id: int | None = None
+    rule_id: int | None = None
 
 
+@dataclass
 class Router:
-    """Routes by rules; with no rules loaded every case waits for a human."""
+    """A snapshot of the routing data; with no rules every case waits for a person."""
 
-    def __init__(self, rules: list | None = None) -> None:
-        self.rules = rules or []
+    rules: Sequence[Rule] = ()
+    units: Mapping[str, Unit] = field(default_factory=dict)
+    policies: Sequence = ()
+    calendar: object | None = None
+    version: tuple = ()
 
-    def route(self, facts: CaseFacts) -> RoutingDecision | None:
-        return None
+    def __post_init__(self) -> None:
+        self.rules = ordered(self.rules)
+        self._policies = {(p.field, p.priority): p for p in self.policies}
+
+    def route(self, facts: CaseFacts, *, now: datetime | None = None) -> RoutingDecision | None:
+        """Choose the unit and the deadline for a classified case; None when no rule applies."""
+        if not facts.field or facts.field == "other" or not self.rules:
+            return None
+        choice = choose_department(facts.field, facts.ward_code, facts.urgent, facts.channel, fold(facts.text),
+                                   self.rules, self.units)
+        if choice is None:
+            return None
+        deadline = self.deadline(facts, now=now)
+        return RoutingDecision(
+            department=choice.department, reason=choice.reason, rule_id=choice.rule.id,
+            priority="urgent" if facts.urgent else "normal",
+            due_at=deadline.due_at if deadline else None,
+            deadline_reason=deadline.explanation_vi if deadline else None,
+            policy_id=getattr(self.policy_for(facts.field, facts.urgent), "id", None),
+        )
+
+    def policy_for(self, field_code: str | None, urgent: bool):  # noqa: ANN201 - a routing.sla.Policy
+        priority = "urgent" if urgent else "normal"
+        return self._policies.get((field_code, priority)) or self._policies.get((None, priority))
+
+    def deadline(self, facts: CaseFacts, *, kind: str = "resolution", now: datetime | None = None):  # noqa: ANN201
+        """The case's deadline of this kind under its policy, with the explanation; None without a policy."""
+        from routing.sla import due_at
+
+        policy = self.policy_for(facts.field, facts.urgent)
+        if policy is None or self.calendar is None:
+            return None
+        return due_at(policy, facts.opened_at, self.calendar, kind=kind, pauses=facts.pauses, now=now)

@@ -1,0 +1,251 @@
+"""Routing in the hub: seeded data, decisions with deadlines, admin edits, transfer, pauses, escalation, assignment."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from casework import actions
+from casework.models import Actor, Role, Status
+from channels.base import InboundEvent
+from classifier import Classification
+from hotline import escalation, pipeline
+from hotline.demo import seed
+from hotline.http import SERVICES
+from hotline.services import Services
+from tests.conftest import auth
+
+BEN_THANH = "26743"
+
+
+class Fixed:
+    """A classifier that always answers the same field."""
+
+    version = "fixed-1"
+
+    def __init__(self, field, urgent=False):
+        self.field, self.urgent = field, urgent
+
+    def classify(self, text):
+        return Classification(field=self.field, confidence=0.99, urgent=self.urgent, language="vi",
+                              model_version=self.version, alternatives=(("other", 0.01),))
+
+
+class AtBenThanh:
+    """A geocoder that puts everything in Bến Thành ward."""
+
+    def geocode(self, address, lat, lon):
+        from integrations.geocoding import GeocodeResult
+
+        return GeocodeResult(ward_code=BEN_THANH, ward_name="Bến Thành", lat=10.7707, lon=106.6945, confidence=0.9)
+
+
+@pytest.fixture
+async def seeded(pool):
+    async with pool.acquire() as conn:
+        return await seed(conn)
+
+
+@pytest.fixture
+async def services(settings, seeded):
+    s = await Services.start(settings)
+    yield s
+    await s.close()
+
+
+async def _case(pool, text="Mất điện cả khu phố từ sáng", key="k"):
+    return await actions.record_inbound(pool, InboundEvent(channel="web", provider_message_id=key, text=text))
+
+
+async def _process(services, case_id, field, urgent=False, geocoder=None):
+    services.classifier = Fixed(field, urgent)
+    if geocoder is not None:
+        services.geocoder = geocoder
+    return await pipeline.process_case({"services": services}, case_id=case_id)
+
+
+async def test_seed_loads_units_wards_rules_and_policies(seeded, pool):
+    assert seeded["wards"] == 168 and seeded["units"] >= 15 and seeded["rules"] >= 20 and seeded["policies"] >= 16
+    assert await pool.fetchval("SELECT count(*) FROM departments WHERE kind = 'ward'") == 168
+    async with pool.acquire() as conn:
+        again = await seed(conn)
+    assert again == {"units": 0, "wards": 0, "rules": 0, "policies": 0}
+
+
+async def test_a_classified_case_is_forwarded_with_a_deadline_it_can_explain(services, pool):
+    case = await _case(pool)
+    assert await _process(services, case.case_id, "electricity", geocoder=AtBenThanh()) == "processed"
+    row = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", case.case_id)
+    assert row["status"] == "forwarded" and row["department"] == "evn-hcmc"
+    assert row["routing_reason"].startswith("field electricity, ward Phường Bến Thành, rule ")
+    assert row["routing_reason"].endswith("→ Tổng công ty Điện lực TP.HCM")
+    assert row["due_at"] > row["created_at"] and row["deadline_reason"]
+    assert row["forwarded_at"] is not None and row["priority"] == "normal"
+    routed = await pool.fetchrow("SELECT * FROM case_events WHERE case_id = $1 AND kind = 'routed'", case.case_id)
+    assert routed["changes"]["department"] == "evn-hcmc"
+
+
+async def test_urgent_cases_run_on_the_clock(services, pool):
+    case = await _case(pool, "Cây đổ chắn ngang đường")
+    await _process(services, case.case_id, "trees", urgent=True)
+    row = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", case.case_id)
+    assert row["department"] == "cay-xanh" and row["priority"] == "urgent"
+    assert row["due_at"] - row["created_at"] == timedelta(hours=3)
+
+
+async def test_ward_rules_need_a_ward(services, pool):
+    with_ward = await _case(pool, "Lấn chiếm vỉa hè", key="a")
+    without = await _case(pool, "Lấn chiếm vỉa hè", key="b")
+    await _process(services, with_ward.case_id, "urban_order", geocoder=AtBenThanh())
+    from integrations.geocoding import NoGazetteer
+
+    await _process(services, without.case_id, "urban_order", geocoder=NoGazetteer())
+    rows = {r["id"]: r["department"] for r in await pool.fetch("SELECT id, department FROM cases")}
+    assert rows[with_ward.case_id] == f"ubnd-{BEN_THANH}" and rows[without.case_id] == "so-xay-dung"
+
+
+async def test_admin_edits_apply_to_the_next_decision_without_a_restart(client, tokens, pool, seeded):
+    services = client.app[SERVICES]
+    first = await _case(pool, key="first")
+    await _process(services, first.case_id, "electricity")
+    assert await pool.fetchval("SELECT department FROM cases WHERE id = $1", first.case_id) == "evn-hcmc"
+    resp = await client.post("/api/v1/admin/rules", json={
+        "priority": 500, "field": "electricity", "keywords": ["trạm biến áp"], "department": "so-xay-dung",
+        "description": "test rule"}, headers=auth(tokens["admin"]))
+    assert resp.status == 201
+    rule_id = (await resp.json())["id"]
+    second = await _case(pool, "tram bien ap no lon", key="second")
+    await _process(services, second.case_id, "electricity")
+    row = await pool.fetchrow("SELECT department, routing_reason FROM cases WHERE id = $1", second.case_id)
+    assert row["department"] == "so-xay-dung" and f"rule {rule_id} " in row["routing_reason"]
+    assert (await client.delete(f"/api/v1/admin/rules/{rule_id}", headers=auth(tokens["admin"]))).status == 200
+    third = await _case(pool, "tram bien ap no lon", key="third")
+    await _process(services, third.case_id, "electricity")
+    assert await pool.fetchval("SELECT department FROM cases WHERE id = $1", third.case_id) == "evn-hcmc"
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("GET", "/api/v1/admin/units", None),
+    ("PUT", "/api/v1/admin/units/so-moi", {"name_vi": "Sở Mới", "name_en": "New", "kind": "department"}),
+    ("GET", "/api/v1/admin/rules", None),
+    ("POST", "/api/v1/admin/rules", {"field": "noise", "department": "cong-an-tp"}),
+    ("GET", "/api/v1/admin/policies", None),
+    ("GET", "/api/v1/admin/calendar", None),
+    ("PUT", "/api/v1/admin/calendar/2027-02-13", {"working": True, "note": "làm bù"}),
+])
+async def test_admin_api_is_for_admins_only(client, tokens, seeded, method, path, body):
+    for role in ("agent", "department", "supervisor"):
+        resp = await client.request(method, path, json=body, headers=auth(tokens[role]))
+        assert resp.status == 403, role
+    assert (await client.request(method, path, json=body)).status == 401
+    resp = await client.request(method, path, json=body, headers=auth(tokens["admin"]))
+    assert resp.status in (200, 201)
+
+
+async def test_admin_api_validates(client, tokens, seeded):
+    h = auth(tokens["admin"])
+    assert (await client.post("/api/v1/admin/rules", json={"field": "astrology", "department": "so-y-te"},
+                              headers=h)).status == 400
+    assert (await client.post("/api/v1/admin/rules", json={"field": "noise", "department": "nowhere"},
+                              headers=h)).status == 422
+    assert (await client.patch("/api/v1/admin/rules/999999", json={"priority": 1}, headers=h)).status == 404
+    assert (await client.patch("/api/v1/admin/units/so-y-te", json={"accept_minutes": 1}, headers=h)).status == 400
+    resp = await client.patch("/api/v1/admin/units/so-y-te", json={"accept_minutes": 30}, headers=h)
+    assert (await resp.json())["accept_minutes"] == 30
+    policies = (await (await client.get("/api/v1/admin/policies", headers=h)).json())["items"]
+    trees = next(p for p in policies if p["field"] == "trees" and p["priority"] == "normal")
+    resp = await client.patch(f"/api/v1/admin/policies/{trees['id']}", json={"resolution_minutes": 600}, headers=h)
+    assert (await resp.json())["resolution_minutes"] == 600
+    assert (await client.put("/api/v1/admin/calendar/not-a-day", json={"working": True}, headers=h)).status == 400
+
+
+async def test_department_transfers_and_rejects(client, tokens, pool, seeded):
+    services = client.app[SERVICES]
+    case = await _case(pool)
+    await _process(services, case.case_id, "electricity")
+    from casework import staff
+
+    await staff.create_user(pool, "evn", role="department", department="evn-hcmc")
+    evn = await staff.issue_token(pool, "evn")
+    resp = await client.post(f"/api/v1/cases/{case.case_id}/transfer",
+                             json={"department": "chieu-sang", "reason": "đèn đường, không phải điện sinh hoạt"},
+                             headers=auth(evn))
+    body = await resp.json()
+    assert resp.status == 200 and body["department"] == "chieu-sang" and body["status"] == "forwarded"
+    # Once transferred, EVN no longer sees it.
+    assert (await client.get(f"/api/v1/cases/{case.case_id}", headers=auth(evn))).status == 403
+
+
+async def test_pausing_for_the_citizen_extends_the_deadline(client, tokens, pool, seeded):
+    services = client.app[SERVICES]
+    case = await _case(pool)
+    await _process(services, case.case_id, "electricity")
+    before = await pool.fetchval("SELECT due_at FROM cases WHERE id = $1", case.case_id)
+    h = auth(tokens["agent"])
+    resp = await client.post(f"/api/v1/cases/{case.case_id}/pause", json={"reason": "chờ địa chỉ cụ thể"}, headers=h)
+    assert (await resp.json())["clock_paused"] is True
+    assert (await client.post(f"/api/v1/cases/{case.case_id}/pause", json={"reason": "x"}, headers=h)).status == 409
+    # The pause lasted two hours.
+    await pool.execute("UPDATE case_pauses SET started_at = started_at - interval '2 hours'")
+    await pool.execute("UPDATE cases SET clock_paused_at = clock_paused_at - interval '2 hours'")
+    resp = await client.post(f"/api/v1/cases/{case.case_id}/resume", json={}, headers=h)
+    after = (await resp.json())["due_at"]
+    assert resp.status == 200 and datetime.fromisoformat(after) > before
+    event = await pool.fetchrow("SELECT changes FROM case_events WHERE kind = 'clock_resumed'")
+    assert 7190 <= event["changes"]["paused_seconds"] <= 7300
+
+
+async def test_escalation_marks_at_risk_then_overdue_once(services, pool):
+    case = await _case(pool, "Cây đổ chắn đường")
+    await _process(services, case.case_id, "trees", urgent=True)  # 3 hours on the 24/7 clock
+    opened = await pool.fetchval("SELECT created_at FROM cases WHERE id = $1", case.case_id)
+    ctx = {"services": services}
+    assert (await escalation.escalate(ctx, now=opened + timedelta(hours=1)))["at_risk"] == 0
+    assert (await escalation.escalate(ctx, now=opened + timedelta(hours=2, minutes=30)))["at_risk"] == 1
+    assert (await escalation.escalate(ctx, now=opened + timedelta(hours=2, minutes=40)))["at_risk"] == 0
+    assert (await escalation.escalate(ctx, now=opened + timedelta(hours=3, minutes=1)))["overdue"] == 1
+    assert await pool.fetchval("SELECT sla_state FROM cases WHERE id = $1", case.case_id) == "overdue"
+    kinds = [(r["audience"], r["kind"]) for r in await pool.fetch("SELECT * FROM notifications ORDER BY id")]
+    assert ("unit", "at_risk") in kinds and ("supervisors", "overdue") in kinds
+    events = [r["kind"] for r in await pool.fetch("SELECT kind FROM case_events WHERE case_id = $1", case.case_id)]
+    assert events.count("sla_at_risk") == 1 and events.count("sla_overdue") == 1
+
+
+async def test_a_unit_that_does_not_accept_in_time_is_escalated(services, pool):
+    case = await _case(pool)
+    await _process(services, case.case_id, "electricity")  # EVN has 60 minutes to accept
+    forwarded = await pool.fetchval("SELECT forwarded_at FROM cases WHERE id = $1", case.case_id)
+    ctx = {"services": services}
+    assert (await escalation.escalate(ctx, now=forwarded + timedelta(minutes=59)))["not_accepted"] == 0
+    assert (await escalation.escalate(ctx, now=forwarded + timedelta(minutes=61)))["not_accepted"] == 1
+    assert (await escalation.escalate(ctx, now=forwarded + timedelta(minutes=90)))["not_accepted"] == 0
+    assert await pool.fetchval("SELECT count(*) FROM notifications WHERE kind = 'not_accepted'") == 2
+
+
+async def test_assignment_is_least_loaded_within_capacity_and_backfills(services, pool):
+    from casework import assignment, staff
+
+    for name in ("a", "b"):
+        await staff.create_user(pool, name, role="department", department="evn-hcmc")
+    await pool.execute("UPDATE staff_users SET capacity = 2, available = true")
+    ids = []
+    for i in range(5):
+        case = await _case(pool, f"Mất điện lần {i}", key=f"k{i}")
+        await _process(services, case.case_id, "electricity")
+        ids.append(case.case_id)
+    rows = await pool.fetch("SELECT id, assignee FROM cases ORDER BY id")
+    assignees = [r["assignee"] for r in rows]
+    assert assignees[:4].count(assignees[0]) == 2 and None not in assignees[:4]  # two each, alternating
+    assert assignees[4] is None  # both are full: it waits in the queue
+    agent = Actor(kind="staff", name="a", id=assignees[0], role=Role.DEPARTMENT, department="evn-hcmc")
+    await actions.change_status(pool, ids[0], Status.IN_PROGRESS, agent)
+    await actions.change_status(pool, ids[0], Status.ANSWERED, agent)
+    assert await assignment.backfill(pool, "evn-hcmc") == [(ids[4], assignees[0])]
+
+
+async def test_nobody_available_means_nobody_assigned(services, pool):
+    from casework import staff
+
+    await staff.create_user(pool, "away", role="department", department="evn-hcmc")
+    case = await _case(pool)
+    await _process(services, case.case_id, "electricity")
+    assert await pool.fetchval("SELECT assignee FROM cases WHERE id = $1", case.case_id) is None
