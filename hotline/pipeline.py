@@ -15,12 +15,19 @@ from channels.base import OutboundMessage
 from hotline import metrics, queue
 from hotline.services import Services
 from routing import CaseFacts
+from routing.duplicates import find_duplicate
 
 log = logging.getLogger(__name__)
 
 ACK_TEXT = {
     "vi": "Đường dây nóng 1022 đã tiếp nhận phản ánh của bạn. Mã hồ sơ: {code}. Tra cứu tại {url}",
     "en": "The 1022 hotline has received your report. Case code: {code}. Follow it at {url}",
+}
+
+
+DUPLICATE_TEXT = {
+    "vi": "Sự việc này đã được phản ánh trong hồ sơ {parent}; bạn sẽ nhận được kết quả xử lý của hồ sơ đó.",
+    "en": "This has already been reported as case {parent}; you will receive its answer.",
 }
 
 
@@ -65,7 +72,14 @@ async def _process(services: Services, case_id: int) -> str:
     ward = geo.ward_code if geo else None
     field = result.field if result else None
     decision = None
+    duplicate = None
     if result is not None and field != "other":
+        # Only a point the citizen gave counts for distance; a ward's label point would make every
+        # report in the ward look like the same place, so without one the ward is compared instead.
+        duplicate = await find_duplicate(
+            services.pool, case_id=case_id, field=field, lat=case["lat"], lon=case["lon"], ward_code=ward,
+            text=case["description"], opened_at=case["created_at"])
+    if duplicate is None and result is not None and field != "other":
         router = await services.current_router()
         decision = router.route(
             CaseFacts(field=field, ward_code=ward, urgent=result.urgent, channel=case["channel"],
@@ -98,7 +112,16 @@ async def _process(services: Services, case_id: int) -> str:
             await store.insert_event(conn, case_id, SYSTEM, "geocoded",
                                      changes={"ward_code": geo.ward_code, "confidence": geo.confidence})
         if case["status"] == Status.RECEIVED:
-            if decision is not None:
+            if duplicate is not None:
+                values.update(status=Status.DUPLICATE.value, duplicate_of=duplicate.parent_id,
+                              duplicate_score=duplicate.score)
+                target, reason = Status.DUPLICATE, duplicate.explanation_vi
+                await store.insert_event(
+                    conn, case_id, SYSTEM, "duplicate_detected",
+                    changes={"duplicate_of": duplicate.parent_id, "score": round(duplicate.score, 3),
+                             "similarity": round(duplicate.similarity, 3), "distance_m": duplicate.distance_m},
+                    reason=duplicate.explanation_vi)
+            elif decision is not None:
                 values.update(status=Status.FORWARDED.value, department=decision.department,
                               routing_reason=decision.reason, due_at=decision.due_at,
                               deadline_reason=decision.deadline_reason, priority=decision.priority,
@@ -125,13 +148,15 @@ async def _process(services: Services, case_id: int) -> str:
         await store.link_citizen(conn, case_id)
         case = await store.get_case(conn, case_id)
         locale = case["locale"]
-        ack_id = await actions.queue_outbound(
-            conn, case, kind="ack", key=f"ack:{case_id}", author_id=None,
-            text=ACK_TEXT.get(locale, ACK_TEXT["vi"]).format(
-                code=codes.display(case["tracking_code"]),
-                url=f"{services.settings.public_url}/track/{case['tracking_code']}",
-            ),
+        text = ACK_TEXT.get(locale, ACK_TEXT["vi"]).format(
+            code=codes.display(case["tracking_code"]),
+            url=f"{services.settings.public_url}/track/{case['tracking_code']}",
         )
+        if duplicate is not None:
+            parent = await store.get_case(conn, duplicate.parent_id)
+            text += " " + DUPLICATE_TEXT.get(locale, DUPLICATE_TEXT["vi"]).format(
+                parent=codes.display(parent["tracking_code"]))
+        ack_id = await actions.queue_outbound(conn, case, kind="ack", key=f"ack:{case_id}", author_id=None, text=text)
         if ack_id is not None:
             send_ids.append(ack_id)
     metrics.PROCESS_LAG.observe((datetime.now(UTC) - case["created_at"]).total_seconds())

@@ -249,3 +249,49 @@ async def test_nobody_available_means_nobody_assigned(services, pool):
     case = await _case(pool)
     await _process(services, case.case_id, "electricity")
     assert await pool.fetchval("SELECT assignee FROM cases WHERE id = $1", case.case_id) is None
+
+
+async def test_a_second_report_of_the_same_incident_is_linked_and_hears_the_answer(client, tokens, pool, seeded,
+                                                                                    run_worker):
+    services = client.app[SERVICES]
+    services.classifier = Fixed("trees")
+    first = await actions.record_inbound(pool, InboundEvent(
+        channel="web", provider_message_id="p1", text="Cây me bật gốc ngã chắn ngang đường Pasteur trước số 45",
+        lat=10.7790, lon=106.6990))
+    await pipeline.process_case({"services": services}, case_id=first.case_id)
+    second = await actions.record_inbound(pool, InboundEvent(
+        channel="web", provider_message_id="p2", text="cay me nga chan het duong pasteur gan so 45, xe ko qua duoc",
+        lat=10.7791, lon=106.6991))
+    await pipeline.process_case({"services": services}, case_id=second.case_id)
+    child = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", second.case_id)
+    assert child["status"] == "duplicate" and child["duplicate_of"] == first.case_id
+    detected = await pool.fetchrow("SELECT * FROM case_events WHERE kind = 'duplicate_detected'")
+    assert f"trùng với hồ sơ #{first.case_id}:" in detected["reason"].lower()
+    ack = await pool.fetchval("SELECT text FROM messages WHERE case_id = $1 AND kind = 'ack'", second.case_id)
+    assert "đã được phản ánh trong hồ sơ" in ack
+    # The parent's final answer reaches the second reporter too.
+    resp = await client.post(f"/api/v1/cases/{first.case_id}/replies",
+                             json={"text": "Đã cưa dọn cây lúc 15:00.", "final": True}, headers=auth(tokens["agent"]))
+    assert len((await resp.json())["notices"]) == 1
+    await run_worker()
+    public = await (await client.get(f"/api/v1/reports/{second.tracking_code}")).json()
+    assert [a["text"] for a in public["answers"]] == []  # a notice, not the child's own reply
+    notice = await pool.fetchrow("SELECT * FROM messages WHERE case_id = $1 AND kind = 'notice'", second.case_id)
+    assert notice["text"] == "Đã cưa dọn cây lúc 15:00." and notice["status"] == "delivered"
+    # Staff can undo a wrong link.
+    resp = await client.post(f"/api/v1/cases/{second.case_id}/status",
+                             json={"status": "reopened", "reason": "khác cây"}, headers=auth(tokens["agent"]))
+    assert (await resp.json())["duplicate_of"] is None
+
+
+async def test_a_different_incident_nearby_is_not_linked(services, pool, seeded):
+    services.classifier = Fixed("trees")
+    first = await actions.record_inbound(pool, InboundEvent(
+        channel="web", provider_message_id="q1", text="Cây me bật gốc ngã chắn ngang đường Pasteur", lat=10.7790,
+        lon=106.6990))
+    await pipeline.process_case({"services": services}, case_id=first.case_id)
+    other = await actions.record_inbound(pool, InboundEvent(
+        channel="web", provider_message_id="q2", text="Đề nghị cắt tỉa cành cây xanh trong công viên Tao Đàn",
+        lat=10.7745, lon=106.6920))
+    await pipeline.process_case({"services": services}, case_id=other.case_id)
+    assert await pool.fetchval("SELECT duplicate_of FROM cases WHERE id = $1", other.case_id) is None
