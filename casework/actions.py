@@ -350,5 +350,17 @@ async def resume_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, deadline_
         await store.insert_event(conn, case_id, actor, "clock_resumed", changes=changes, public=True)
 
 
+async def confirm_duplicate(pool: asyncpg.Pool, case_id: int, actor: Actor) -> None:
+    """A person confirms an automatic duplicate link (undoing it is reopening the case)."""
+    if actor.is_department:
+        raise Forbidden("a department cannot confirm duplicate links")
+    async with pool.acquire() as conn, conn.transaction():
+        case = await _locked_case(conn, case_id, actor)
+        if case["status"] != Status.DUPLICATE or case["duplicate_of"] is None:
+            raise Conflict("this case is not linked as a duplicate", code="not_a_duplicate")
+        await store.insert_event(conn, case_id, actor, "duplicate_confirmed",
+                                 changes={"duplicate_of": case["duplicate_of"]})
+
+
 def role_may_edit(actor: Actor) -> bool:
     return actor.role in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)

@@ -249,6 +249,13 @@ async def resume(request: web.Request) -> web.Response:
     return await _fresh(request, case_id, actor)
 
 
+async def confirm_duplicate(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *EDITORS)
+    case_id = _case_id(request)
+    await actions.confirm_duplicate(request.app[SERVICES].pool, case_id, actor)
+    return await _fresh(request, case_id, actor)
+
+
 async def my_notifications(request: web.Request) -> web.Response:
     actor = await staff_actor(request, Role.DEPARTMENT, Role.SUPERVISOR, Role.ADMIN)
     async with request.app[SERVICES].pool.acquire() as conn:
@@ -388,6 +395,7 @@ def setup(app: web.Application) -> None:
     r.add_post("/api/v1/cases/{case_id}/transfer", transfer)
     r.add_post("/api/v1/cases/{case_id}/pause", pause)
     r.add_post("/api/v1/cases/{case_id}/resume", resume)
+    r.add_post("/api/v1/cases/{case_id}/duplicate/confirm", confirm_duplicate)
     r.add_get("/api/v1/notifications", my_notifications)
     r.add_put("/api/v1/me/presence", presence)
     r.add_get("/api/v1/attachments/{attachment_id}", attachment)

@@ -278,7 +278,12 @@ async def test_a_second_report_of_the_same_incident_is_linked_and_hears_the_answ
     assert [a["text"] for a in public["answers"]] == []  # a notice, not the child's own reply
     notice = await pool.fetchrow("SELECT * FROM messages WHERE case_id = $1 AND kind = 'notice'", second.case_id)
     assert notice["text"] == "Đã cưa dọn cây lúc 15:00." and notice["status"] == "delivered"
-    # Staff can undo a wrong link.
+    # Staff confirm a link, or undo a wrong one.
+    resp = await client.post(f"/api/v1/cases/{second.case_id}/duplicate/confirm", headers=auth(tokens["supervisor"]))
+    assert resp.status == 200
+    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'duplicate_confirmed'") == 1
+    assert (await client.post(f"/api/v1/cases/{first.case_id}/duplicate/confirm",
+                              headers=auth(tokens["agent"]))).status == 409
     resp = await client.post(f"/api/v1/cases/{second.case_id}/status",
                              json={"status": "reopened", "reason": "khác cây"}, headers=auth(tokens["agent"]))
     assert (await resp.json())["duplicate_of"] is None
