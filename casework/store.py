@@ -248,7 +248,7 @@ async def insert_outbound(
 async def claim_outbound(conn: asyncpg.Connection, message_id: int) -> asyncpg.Record | None:
     """Move a queued outbound message to `sending`; None if someone else has it or it is done."""
     return await conn.fetchrow(
-        "UPDATE messages m SET status = 'sending', attempts = attempts + 1"
+        "UPDATE messages m SET status = 'sending', attempts = attempts + 1, claimed_at = now()"
         " FROM (SELECT id FROM messages WHERE id = $1 AND direction = 'out' AND status = 'queued'"
         "       FOR UPDATE SKIP LOCKED) q"
         " WHERE m.id = q.id"
@@ -278,12 +278,17 @@ async def unprocessed_cases(conn: asyncpg.Connection, older_than_seconds: int, l
     return [r["id"] for r in rows]
 
 
-async def stale_outbox(conn: asyncpg.Connection, older_than_seconds: int, limit: int = 500) -> list[int]:
-    """Outbound messages still queued, or stuck in sending (a worker died mid-send), for re-enqueueing."""
+async def stale_outbox(conn: asyncpg.Connection, older_than_seconds: int, stuck_after_seconds: int,
+                       limit: int = 500) -> list[int]:
+    """Outbound messages still queued, or stuck in sending (a worker died mid-send), for re-enqueueing.
+
+    `stuck_after_seconds` must stay well above any real send time: a message another worker is
+    sending right now must not be handed out again.
+    """
     await conn.execute(
         "UPDATE messages SET status = 'queued' WHERE direction = 'out' AND status = 'sending'"
-        " AND created_at < now() - make_interval(secs => $1 * 5)",
-        float(older_than_seconds),
+        " AND claimed_at < now() - make_interval(secs => $1)",
+        float(stuck_after_seconds),
     )
     rows = await conn.fetch(
         "SELECT id FROM messages WHERE direction = 'out' AND status = 'queued'"

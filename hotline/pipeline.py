@@ -235,13 +235,14 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> str:
         metrics.JOB_SECONDS.labels("send_message").observe(time.perf_counter() - started)
 
 
-async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
+async def sweep(ctx: dict[str, Any], *, older_than: int | None = None) -> dict[str, int]:
     """Re-enqueue cases not processed and messages not sent in time: a lost Redis job loses nothing."""
     services: Services = ctx["services"]
-    after = services.settings.sweep_after_seconds
+    after = services.settings.sweep_after_seconds if older_than is None else older_than
     async with services.pool.acquire() as conn:
         case_ids = await store.unprocessed_cases(conn, after)
-        message_ids = await store.stale_outbox(conn, after)
+        stuck = 5 * services.settings.sweep_after_seconds
+        message_ids = await store.stale_outbox(conn, after, stuck_after_seconds=stuck)
     queue_name = services.settings.queue_name
     requeued = {"cases": await queue.enqueue_processing(services.redis, queue_name, *case_ids),
                 "messages": await queue.enqueue_send(services.redis, queue_name, *message_ids)}

@@ -30,6 +30,8 @@ def build_worker(settings: Settings, services: Services | None = None, **overrid
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["services"] = services if services is not None else await Services.start(settings)
+        # Whatever arrived while no worker ran (demo data, an outage) is queued at once, not in a minute.
+        await pipeline.sweep(ctx, older_than=0)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if owned and "services" in ctx:

@@ -99,6 +99,7 @@ CREATE TABLE messages (
     author_id            bigint,
     created_at           timestamptz NOT NULL DEFAULT now(),
     sent_at              timestamptz,
+    claimed_at           timestamptz,
     external_id          text,
     UNIQUE (channel, direction, provider_message_id)
 );

@@ -70,11 +70,10 @@ async def test_sweeper_recovers_a_job_lost_in_redis(settings, pool, run_worker):
     # Redis loses everything (a restart without persistence, say).
     r = from_url(settings.redis_url)
     await r.flushdb()
+    assert await r.zcard(settings.queue_name) == 0
     await r.aclose()
-    await run_worker()
     assert await pool.fetchval("SELECT status FROM cases WHERE id = $1", result.case_id) == "received"
-    # A minute later the sweeper finds it and the worker processes it.
-    await pool.execute("UPDATE cases SET created_at = now() - interval '2 minutes' WHERE id = $1", result.case_id)
+    # The sweeper (run by every worker at start, then every 15 s for work older than a minute) finds it.
     await run_worker()
     case = await pool.fetchrow("SELECT status, processed_at FROM cases WHERE id = $1", result.case_id)
     assert case["status"] == "triage" and case["processed_at"] is not None
@@ -222,3 +221,23 @@ async def test_one_citizen_across_channels_and_reports(settings, pool, run_worke
                               rows[0]["citizen_id"])
     assert [(r["kind"], r["value"]) for r in idents] == [("email", "sau@example.vn"), ("phone", "+84901111222")]
     assert await pool.fetchval("SELECT display_name FROM citizens") == "Võ Thị Sáu"
+
+
+async def test_a_message_being_sent_is_not_handed_out_again_but_a_stuck_one_is(settings, pool):
+    from casework import store
+
+    result = await _intake(pool)
+    services = await Services.start(settings)
+    try:
+        await pipeline.process_case({"services": services}, case_id=result.case_id)
+        message_id = await pool.fetchval("SELECT id FROM messages WHERE kind = 'ack'")
+        async with pool.acquire() as conn:
+            assert await store.claim_outbound(conn, message_id) is not None  # a worker is sending it
+            assert await store.claim_outbound(conn, message_id) is None  # nobody else may
+        await pool.execute("UPDATE messages SET created_at = now() - interval '1 hour' WHERE id = $1", message_id)
+        assert await pipeline.sweep({"services": services}, older_than=0) == {"cases": 0, "messages": 0}
+        # The sending worker died ten minutes ago: the message goes back to the queue.
+        await pool.execute("UPDATE messages SET claimed_at = now() - interval '10 minutes' WHERE id = $1", message_id)
+        assert (await pipeline.sweep({"services": services}))["messages"] == 1
+    finally:
+        await services.close()
