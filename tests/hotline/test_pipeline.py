@@ -236,7 +236,8 @@ async def test_a_message_being_sent_is_not_handed_out_again_but_a_stuck_one_is(s
             assert await store.claim_outbound(conn, message_id) is None  # nobody else may
         await pool.execute("UPDATE messages SET created_at = now() - interval '1 hour' WHERE id = $1", message_id)
         assert await pipeline.sweep({"services": services}, older_than=0) == {"cases": 0, "messages": 0}
-        # The sending worker died ten minutes ago: the message goes back to the queue.
+        # The sending worker died ten minutes ago (and its job with it): the message goes back to the queue.
+        await services.redis.flushdb()
         await pool.execute("UPDATE messages SET claimed_at = now() - interval '10 minutes' WHERE id = $1", message_id)
         assert (await pipeline.sweep({"services": services}))["messages"] == 1
     finally:
