@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import casework.views
 import channels.web.views
+import integrations.open311.views
 import routing.views
 from hotline import metrics
 from hotline.http import SERVICES, error_middleware, json_response
@@ -77,4 +78,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     channels.web.views.setup(app)
     casework.views.setup(app)
     routing.views.setup(app)
+    integrations.open311.views.setup(app)
     return app

@@ -21,7 +21,9 @@ from routing import store as routing_store
 
 def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
     """The explicit channel registry: outbound messages are dispatched through it."""
-    return {"web": WebAdapter(settings)}
+    from integrations.open311.adapter import Open311Adapter
+
+    return {"web": WebAdapter(settings), "open311": Open311Adapter()}
 
 
 @dataclass

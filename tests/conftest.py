@@ -14,8 +14,11 @@ import redis.asyncio as aioredis
 from hotline.db import create_pool, migrate
 from hotline.settings import Settings
 
-TABLES = ("notifications, case_pauses, attachments, case_events, messages, cases, citizen_identities, citizens,"
-          " api_tokens, staff_users, departments, routing_rules, sla_policies, calendar_overrides")
+TABLES = ", ".join([
+    "open311_requests", "open311_clients", "notifications", "case_pauses", "attachments", "case_events", "messages",
+    "cases", "citizen_identities", "citizens", "api_tokens", "staff_users", "departments", "routing_rules",
+    "sla_policies", "calendar_overrides",
+])
 
 
 def _with_database(dsn: str, name: str) -> str:
