@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 HOTLINE := $(BIN)/hotline
 
 MODEL := classifier/build/model.pkl
+GAZETTEER := integrations/geocoding/build/gazetteer.pkl
 CORPUS := $(wildcard classifier/data/train/*.jsonl classifier/data/heldout/*.jsonl)
 CLASSIFIER_CODE := $(wildcard classifier/*.py)
 
-.PHONY: run test install model lint bench clean
+.PHONY: run test install model gazetteer lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -24,12 +25,19 @@ $(MODEL): $(VENV)/.installed $(CORPUS) $(CLASSIFIER_CODE)
 
 model: $(MODEL)
 
-run: install model
+# The offline gazetteer: ward names and old-to-new mappings shipped in the package, ward boundaries
+# read from the shared admin-units data (they are not redistributed here); deterministic.
+$(GAZETTEER): $(VENV)/.installed $(wildcard integrations/geocoding/*.py integrations/geocoding/data/*)
+	$(BIN)/python -m integrations.geocoding.build --out $@
+
+gazetteer: $(GAZETTEER)
+
+run: install model gazetteer
 	$(HOTLINE) migrate
 	$(HOTLINE) demo
 	$(HOTLINE) serve
 
-test: install model
+test: install model gazetteer
 	$(BIN)/python -m pytest
 
 lint: install
@@ -38,6 +46,8 @@ lint: install
 bench: install model
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/classifier.py
+	$(BIN)/python bench/routing.py
+	$(BIN)/python bench/geocode.py
 
 clean:
-	rm -rf $(VENV) var classifier/build
+	rm -rf $(VENV) var classifier/build integrations/geocoding/build

@@ -18,7 +18,8 @@ CASE_COLUMNS = """
     c.geocode_confidence, c.department, d.name_vi AS department_name_vi, d.name_en AS department_name_en,
     c.routing_reason, c.due_at, c.deadline_reason, c.duplicate_of, c.processed_at, c.process_error,
     c.priority, c.sla_policy_id, c.forwarded_at, c.accepted_at, c.first_response_at, c.resolved_at, c.sla_state,
-    c.clock_paused_at, c.assignee, c.assigned_at, c.duplicate_score, c.created_at, c.updated_at
+    c.clock_paused_at, c.assignee, c.assigned_at, c.duplicate_score, c.procedure_suggestions, c.created_at,
+    c.updated_at
 """
 CASE_FROM = "cases c LEFT JOIN departments d ON d.code = c.department"
 
@@ -170,7 +171,7 @@ async def insert_event(
 
 _UPDATABLE = frozenset({
     "priority", "sla_policy_id", "forwarded_at", "accepted_at", "first_response_at", "resolved_at", "sla_state",
-    "clock_paused_at", "paused_seconds", "assignee", "assigned_at", "duplicate_score",
+    "clock_paused_at", "paused_seconds", "assignee", "assigned_at", "duplicate_score", "procedure_suggestions",
     "status", "field", "confidence", "classifier_version", "urgent", "entities", "language", "ward_code",
     "geocode_confidence", "lat", "lon", "address", "department", "routing_reason", "due_at",
     "deadline_reason", "duplicate_of", "processed_at", "process_error", "process_attempts",

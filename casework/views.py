@@ -59,6 +59,7 @@ def case_json(case: asyncpg.Record) -> dict[str, Any]:
         "first_response_at": case["first_response_at"],
         "resolved_at": case["resolved_at"],
         "assignee": case["assignee"],
+        "procedure_suggestions": case["procedure_suggestions"],
         "processed_at": case["processed_at"],
         "created_at": case["created_at"],
         "updated_at": case["updated_at"],

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import casework.views
 import channels.web.views
 import integrations.open311.views
+import integrations.procedures.views
 import routing.views
 from hotline import metrics
 from hotline.http import SERVICES, error_middleware, json_response
@@ -79,4 +80,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     casework.views.setup(app)
     routing.views.setup(app)
     integrations.open311.views.setup(app)
+    integrations.procedures.views.setup(app)
     return app

@@ -66,6 +66,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     added = asyncio.run(_with_pool(settings, demo.load))
     print("demo data: " + ", ".join(f"{v} new {k}" for k, v in added.items()))
+    if settings.procedures_dir.is_dir():
+        imported = asyncio.run(_with_pool(settings, lambda pool: demo.load_procedures(pool, settings.procedures_dir)))
+        if imported is not None:
+            print(f"procedure catalogue: {imported} procedures imported from {settings.procedures_dir}")
     print("demo sign-ins (password = user name + '-1022'): " + ", ".join(u[0] for u in demo.USERS))
     return 0
 
@@ -216,6 +220,58 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_geocode(args: argparse.Namespace) -> int:
+    from hotline.services import load_geocoder
+    from integrations.geocoding.cli import geocode_lines
+
+    gazetteer = load_geocoder(Settings())
+    for out in geocode_lines(gazetteer, sys.stdin):
+        sys.stdout.write(out + "\n")
+    return 0
+
+
+def cmd_procedures_import(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from integrations.procedures import import_procedures
+
+    settings = _settings(args)
+    bar = tqdm(desc="importing", unit="procedure", file=sys.stderr)
+
+    async def work(pool):
+        return await import_procedures(pool, Path(args.path), progress=lambda n=1: bar.update(n))
+
+    report = asyncio.run(_with_pool(settings, work))
+    bar.close()
+    print(f"inserted {report.inserted}, updated {report.updated}, skipped {report.skipped}, errors {report.errors}")
+    return 0
+
+
+def cmd_procedures_search(args: argparse.Namespace) -> int:
+    from integrations.procedures import search
+
+    settings = _settings(args)
+    hits = asyncio.run(_with_pool(settings, lambda pool: search(pool, args.query, limit=args.limit)))
+    if not hits:
+        print("no procedure found")
+    for i, hit in enumerate(hits, 1):
+        print(f"{i}. [{hit.code}] {hit.name}")
+        details = [x for x in (hit.agency, hit.processing_time, hit.fees) if x]
+        if details:
+            print("   " + " · ".join(details))
+        if hit.link:
+            print(f"   {hit.link}")
+    return 0
+
+
+def cmd_open311_key(args: argparse.Namespace) -> int:
+    from integrations.open311.actions import create_client
+
+    settings = _settings(args)
+    print(asyncio.run(_with_pool(settings, lambda pool: create_client(pool, args.name))))
+    return 0
+
+
 def _use_uvloop() -> None:
     try:
         import uvloop
@@ -254,6 +310,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("geocode", help="resolve JSON Lines of {id, address | lat+lon} to wards")
+    p.set_defaults(func=cmd_geocode)
+    procedures = sub.add_parser("procedures", help="the administrative-procedure catalogue").add_subparsers(
+        dest="procedures_command", required=True)
+    p = procedures.add_parser("import", help="import a catalogue folder or a CSV/JSONL file")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_procedures_import)
+    p = procedures.add_parser("search", help="search procedures as a citizen would ask")
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=5)
+    p.set_defaults(func=cmd_procedures_search)
+    open311 = sub.add_parser("open311", help="Open311 GeoReport v2 clients").add_subparsers(
+        dest="open311_command", required=True)
+    p = open311.add_parser("key", help="create an API key for an Open311 client (printed once)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_open311_key)
 
     users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
     p = users.add_parser("create", help="create a user and print an API token; password from stdin")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncpg
 
 from casework import actions
@@ -55,3 +57,12 @@ async def load(pool: asyncpg.Pool) -> dict[str, int]:
         ))
         added["reports"] += int(result.created)
     return added
+
+
+async def load_procedures(pool: asyncpg.Pool, catalogue: Path) -> int | None:
+    """Import the procedure catalogue once, when the table is empty."""
+    from integrations.procedures import import_procedures
+
+    if await pool.fetchval("SELECT count(*) FROM procedures"):
+        return None
+    return (await import_procedures(pool, catalogue)).inserted

@@ -14,6 +14,7 @@ from casework.models import SYSTEM, Status
 from channels.base import OutboundMessage
 from hotline import metrics, queue
 from hotline.services import Services
+from integrations.procedures import suggest_for_case
 from routing import CaseFacts
 from routing.duplicates import find_duplicate
 
@@ -86,6 +87,11 @@ async def _process(services: Services, case_id: int) -> str:
                       text=case["description"], opened_at=case["created_at"])
         )
 
+    suggestions = None
+    if field == "admin_procedures":
+        # Agents see the likely procedures (documents, time, fees, where to apply) next to the question.
+        suggestions = await suggest_for_case(services.pool, case["description"])
+
     send_ids: list[int] = []
     async with services.pool.acquire() as conn, conn.transaction():
         case = await store.get_case(conn, case_id, lock=True)
@@ -99,6 +105,8 @@ async def _process(services: Services, case_id: int) -> str:
             )
             if not case["address"] and address:
                 values["address"] = address
+            if suggestions:
+                values["procedure_suggestions"] = suggestions
             await store.insert_event(
                 conn, case_id, SYSTEM, "classified",
                 changes={"field": result.field, "confidence": round(result.confidence, 4),

@@ -14,9 +14,19 @@ from channels.web.adapter import WebAdapter
 from hotline.db import create_pool
 from hotline.queue import BackgroundEnqueuer
 from hotline.settings import Settings
-from integrations.geocoding import NoGazetteer
+from integrations.geocoding import NoGazetteer, load_default
+from integrations.geocoding.gazetteer import Gazetteer
 from routing import Router
 from routing import store as routing_store
+
+Geocoder = Gazetteer | NoGazetteer
+
+
+def load_geocoder(settings: Settings) -> Geocoder:
+    """The offline gazetteer (built by `make`, or built here on first use); NoGazetteer when turned off."""
+    if settings.geocoder == "none":
+        return NoGazetteer()
+    return load_default(admin_units_dir=settings.admin_units_dir)
 
 
 def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
@@ -33,7 +43,7 @@ class Services:
     redis: ArqRedis
     classifier: classifier.Classifier
     router: Router
-    geocoder: NoGazetteer
+    geocoder: Geocoder
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
     enqueuer: BackgroundEnqueuer | None = None
 
@@ -53,7 +63,7 @@ class Services:
             redis=redis,
             classifier=classifier.load(settings.classifier_model if processing else "none"),
             router=Router(),
-            geocoder=NoGazetteer(),
+            geocoder=load_geocoder(settings) if processing else NoGazetteer(),
             adapters=build_adapters(settings),
             enqueuer=enqueuer,
         )

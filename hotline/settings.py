@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     # "auto": the model built by `hotline train` if present; "none": every case goes to triage.
     classifier_model: str = "auto"
     queue_name: str = "hotline:queue"
+    # Where the ward boundaries come from when the gazetteer is built (`make` builds it; by default the
+    # shared data beside the repository). "none" turns geocoding off.
+    geocoder: str = "auto"
+    admin_units_dir: Path | None = None
+    # The national procedure catalogue (it carries no licence to ship it here): by default the copy
+    # beside the repository. `hotline demo` imports it once when it is there.
+    procedures_dir: Path = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "procedures"
 
     @property
     def public_url(self) -> str:

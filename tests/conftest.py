@@ -17,7 +17,7 @@ from hotline.settings import Settings
 TABLES = ", ".join([
     "open311_requests", "open311_clients", "notifications", "case_pauses", "attachments", "case_events", "messages",
     "cases", "citizen_identities", "citizens", "api_tokens", "staff_users", "departments", "routing_rules",
-    "sla_policies", "calendar_overrides",
+    "sla_policies", "calendar_overrides", "procedures",
 ])
 
 
@@ -78,6 +78,7 @@ async def settings(database_url: str, redis_url: str, tmp_path) -> AsyncIterator
     await r.aclose()
     yield Settings(database_url=database_url, redis_url=redis_url, var_dir=tmp_path / "var",
                    public_base_url="http://hotline.test", db_pool_min=1, db_pool_max=5, classifier_model="none",
+                   geocoder="none",
                    intake_enqueue="inline")
 
 

@@ -300,3 +300,17 @@ async def test_a_different_incident_nearby_is_not_linked(services, pool, seeded)
         lat=10.7745, lon=106.6920))
     await pipeline.process_case({"services": services}, case_id=other.case_id)
     assert await pool.fetchval("SELECT duplicate_of FROM cases WHERE id = $1", other.case_id) is None
+
+
+async def test_the_real_gazetteer_puts_an_old_address_in_its_new_ward_and_routes_it(services, pool):
+    from integrations.geocoding import load_default
+
+    services.geocoder = load_default()
+    case = await actions.record_inbound(pool, InboundEvent(
+        channel="web", provider_message_id="g1",
+        text="Hàng rong lấn chiếm hết vỉa hè, người đi bộ phải xuống lòng đường",
+        address="45 Lê Thánh Tôn, P. Bến Nghé, Q.1, TP.HCM"))
+    await _process(services, case.case_id, "urban_order")
+    row = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", case.case_id)
+    assert row["ward_code"] == "26740" and row["geocode_confidence"] > 0.5  # Bến Nghé is now Phường Sài Gòn
+    assert row["department"] == "ubnd-26740" and row["lat"] is not None
