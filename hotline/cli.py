@@ -233,17 +233,20 @@ def cmd_geocode(args: argparse.Namespace) -> int:
 def cmd_procedures_import(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from integrations.procedures import import_procedures
+    from integrations.procedures import count_records, import_procedures
 
     settings = _settings(args)
-    bar = tqdm(desc="importing", unit="procedure", file=sys.stderr)
+    bar = tqdm(desc="importing", unit="record", total=count_records(Path(args.path)), file=sys.stderr)
 
     async def work(pool):
         return await import_procedures(pool, Path(args.path), progress=lambda n=1: bar.update(n))
 
     report = asyncio.run(_with_pool(settings, work))
     bar.close()
-    print(f"inserted {report.inserted}, updated {report.updated}, skipped {report.skipped}, errors {report.errors}")
+    print(f"inserted {report.inserted}, updated {report.updated}, skipped {report.skipped},"
+          f" bad lines {len(report.errors)}")
+    for error in report.errors[:20]:
+        print(f"  {error}", file=sys.stderr)
     return 0
 
 
@@ -256,7 +259,7 @@ def cmd_procedures_search(args: argparse.Namespace) -> int:
         print("no procedure found")
     for i, hit in enumerate(hits, 1):
         print(f"{i}. [{hit.code}] {hit.name}")
-        details = [x for x in (hit.agency, hit.processing_time, hit.fees) if x]
+        details = [x if len(x) <= 80 else x[:79] + "…" for x in (hit.agency, hit.processing_time, hit.fees) if x]
         if details:
             print("   " + " · ".join(details))
         if hit.link:

@@ -117,8 +117,11 @@ async def _process(services: Services, case_id: int) -> str:
             values.update(ward_code=geo.ward_code, geocode_confidence=geo.confidence)
             if case["lat"] is None and geo.lat is not None:
                 values.update(lat=geo.lat, lon=geo.lon)
-            await store.insert_event(conn, case_id, SYSTEM, "geocoded",
-                                     changes={"ward_code": geo.ward_code, "confidence": geo.confidence})
+            await store.insert_event(conn, case_id, SYSTEM, "geocoded", changes={
+                "ward_code": geo.ward_code, "ward_name": geo.ward_name, "confidence": geo.confidence,
+                "old_ward": getattr(geo, "old_ward", None), "old_district": getattr(geo, "old_district", None),
+                "candidates": [list(c) if isinstance(c, tuple) else c for c in getattr(geo, "candidates", ())],
+            })
         if case["status"] == Status.RECEIVED:
             if duplicate is not None:
                 values.update(status=Status.DUPLICATE.value, duplicate_of=duplicate.parent_id,
