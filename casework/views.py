@@ -10,14 +10,14 @@ from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from casework import actions, assignment, staff, store
 from casework.models import FIELDS, Actor, Role, Status
 from casework.text import fold
 from hotline import queue
 from hotline.errors import BadRequest, Unauthorized
-from hotline.http import SERVICES, SESSION_COOKIE, json_response, read_json, staff_actor
+from hotline.http import SERVICES, SESSION_COOKIE, json_response, parse_body, read_json, staff_actor
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,7 @@ def case_json(case: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def _body(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise BadRequest({"field": ".".join(str(p) for p in first["loc"]) or None, "message": first["msg"]},
-                         code="invalid_body") from None
+_body = parse_body
 
 
 def _case_id(request: web.Request) -> int:

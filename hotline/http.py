@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from casework import staff
 from casework.models import Actor, Role
@@ -77,6 +78,16 @@ async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest({"field": None, "message": "expected a JSON object"}, code="malformed_json")
     return data
+
+
+def parse_body(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """Validate a JSON body into its model; 400 naming the first field at fault."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise BadRequest({"field": ".".join(str(p) for p in first["loc"]) or None, "message": first["msg"]},
+                         code="invalid_body") from None
 
 
 async def staff_actor(request: web.Request, *roles: Role) -> Actor:

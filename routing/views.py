@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from casework.models import FIELDS, Role
 from hotline.errors import BadRequest, NotFound, Unprocessable
-from hotline.http import SERVICES, json_response, read_json, staff_actor
+from hotline.http import SERVICES, json_response, parse_body, read_json, staff_actor
 from routing import CaseFacts
 from routing import store as routing_store
 from routing.rules import WARD_UNIT
@@ -23,13 +23,7 @@ MAX_BODY = 64 * 1024
 UnitKind = Literal["department", "agency", "utility", "telecom", "ward", "hotline"]
 
 
-def _body(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise BadRequest({"field": ".".join(str(p) for p in first["loc"]) or None, "message": first["msg"]},
-                         code="invalid_body") from None
+_body = parse_body
 
 
 def _row(record) -> dict[str, Any]:  # noqa: ANN001 - an asyncpg record

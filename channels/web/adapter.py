@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 from typing import Any
 
-import phonenumbers
 from aiohttp import web
 from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -23,13 +21,9 @@ from channels.base import (
     OutboundMessage,
     SenderIdentity,
 )
+from channels.contact import normalise_email, normalise_phone
 
 CHANNEL = "web"
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Vietnamese mobile numbers (10 digits, prefixes 03, 05, 07, 08, 09) are most of what citizens type;
-# they skip the general parser. Everything else goes through phonenumbers.
-VN_MOBILE = re.compile(r"^(?:\+?84|0)([35789]\d{8})$")
-PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 IMAGE_TYPES = {
     "image/jpeg": (b"\xff\xd8\xff",),
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -72,28 +66,12 @@ class ReportIn(BaseModel):
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        fast = VN_MOBILE.match(PHONE_SEPARATORS.sub("", v))
-        if fast:
-            return "+84" + fast.group(1)
-        try:
-            number = phonenumbers.parse(v, "VN")
-        except phonenumbers.NumberParseException:
-            raise ValueError("not a phone number") from None
-        if not phonenumbers.is_valid_number(number):
-            raise ValueError("not a valid phone number")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return normalise_phone(v) if v is not None else None
 
     @field_validator("email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        if not EMAIL.match(v):
-            raise ValueError("not an email address")
-        local, _, domain = v.partition("@")
-        return f"{local}@{domain.lower()}"
+        return normalise_email(v) if v is not None else None
 
     @field_validator("locale", mode="before")
     @classmethod

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from casework import codes
 from casework.models import FIELD_LABELS, STATUS_LABELS, Status
 from casework.text import clean
 from channels.base import InboundEvent, SenderIdentity
+from channels.contact import normalise_email, normalise_phone
 from hotline.errors import BadRequest, NotFound
 
 CHANNEL = "open311"
@@ -31,7 +31,6 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
 MAX_IDS = 1000
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ATTRIBUTE_KEY = re.compile(r"^attribute\[([A-Za-z0-9_]{1,64})\](\[\])?$")
 
 # Statuses the public calls "closed": the hotline considers the matter answered or settled.
@@ -192,17 +191,6 @@ def _problem(error: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def normalise_phone(value: str) -> str:
-    """A phone number in E.164, Vietnamese numbers by default."""
-    try:
-        number = phonenumbers.parse(value, "VN")
-    except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 class RequestForm(BaseModel):
     """The fields of POST requests, as the specification names them."""
 
@@ -250,12 +238,7 @@ class RequestForm(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        if not EMAIL.match(v):
-            raise ValueError("not an email address")
-        local, _, domain = v.partition("@")
-        return f"{local}@{domain.lower()}"
+        return normalise_email(v) if v is not None else None
 
     @field_validator("media_url")
     @classmethod

@@ -302,10 +302,13 @@ async def test_a_different_incident_nearby_is_not_linked(services, pool, seeded)
     assert await pool.fetchval("SELECT duplicate_of FROM cases WHERE id = $1", other.case_id) is None
 
 
-async def test_the_real_gazetteer_puts_an_old_address_in_its_new_ward_and_routes_it(services, pool):
-    from integrations.geocoding import load_default
+async def test_the_real_gazetteer_puts_an_old_address_in_its_new_ward_and_routes_it(services, pool, tmp_path):
+    from integrations.geocoding.build import build_gazetteer
+    from integrations.geocoding.gazetteer import Gazetteer
+    from integrations.geocoding.paths import default_admin_units_dir
 
-    services.geocoder = load_default()
+    build_gazetteer(default_admin_units_dir(), tmp_path / "gazetteer.pkl")
+    services.geocoder = Gazetteer.load(tmp_path / "gazetteer.pkl")
     case = await actions.record_inbound(pool, InboundEvent(
         channel="web", provider_message_id="g1",
         text="Hàng rong lấn chiếm hết vỉa hè, người đi bộ phải xuống lòng đường",
