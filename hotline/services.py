@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -20,13 +21,22 @@ from routing import Router
 from routing import store as routing_store
 
 Geocoder = Gazetteer | NoGazetteer
+log = logging.getLogger(__name__)
 
 
 def load_geocoder(settings: Settings) -> Geocoder:
     """The offline gazetteer (built by `make`, or built here on first use); NoGazetteer when turned off."""
     if settings.geocoder == "none":
         return NoGazetteer()
-    return load_default(admin_units_dir=settings.admin_units_dir)
+    refiner = None
+    if settings.nominatim_url:
+        from integrations.geocoding.refine import NominatimRefiner
+
+        try:
+            refiner = NominatimRefiner(settings.nominatim_url)
+        except RuntimeError as e:
+            log.error("online refinement off: %s", e)
+    return load_default(admin_units_dir=settings.admin_units_dir, refiner=refiner)
 
 
 def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # shared data beside the repository). "none" turns geocoding off.
     geocoder: str = "auto"
     admin_units_dir: Path | None = None
+    # Optional: a Nominatim server that refines points for addresses (needs `pip install .[online]`).
+    nominatim_url: str | None = None
     # The national procedure catalogue (it carries no licence to ship it here): by default the copy
     # beside the repository. `hotline demo` imports it once when it is there.
     procedures_dir: Path = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "procedures"
