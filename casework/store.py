@@ -241,7 +241,8 @@ async def insert_outbound(
     return await conn.fetchval(
         "INSERT INTO messages (case_id, citizen_id, direction, channel, provider_message_id, recipient, text,"
         " kind, status, author_id) VALUES ($1, $2, 'out', $3, $4, $5, $6, $7, 'queued', $8)"
-        " ON CONFLICT (channel, direction, provider_message_id) DO NOTHING RETURNING id",
+        " ON CONFLICT (channel, direction, provider_message_id) WHERE provider_message_id NOT LIKE 'auto:%'"
+        " DO NOTHING RETURNING id",
         case_id, citizen_id, channel, key, recipient, text, kind, author_id,
     )
 

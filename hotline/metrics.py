@@ -22,3 +22,14 @@ PROCESS_LAG = Histogram(
 )
 QUEUE_DEPTH = Gauge("hotline_queue_depth", "Jobs waiting in the queue", registry=REGISTRY)
 SWEPT = Counter("hotline_swept_total", "Items re-enqueued by the sweeper", ["kind"], registry=REGISTRY)
+
+
+_INTAKE_BY_CHANNEL: dict[str, object] = {}
+
+
+def intake_counter(channel: str):  # noqa: ANN201 - a prometheus_client counter child
+    """The intake counter of one channel, looked up once (labels() takes a lock on every call)."""
+    child = _INTAKE_BY_CHANNEL.get(channel)
+    if child is None:
+        child = _INTAKE_BY_CHANNEL[channel] = INTAKE.labels(channel)
+    return child

@@ -100,9 +100,12 @@ CREATE TABLE messages (
     created_at           timestamptz NOT NULL DEFAULT now(),
     sent_at              timestamptz,
     claimed_at           timestamptz,
-    external_id          text,
-    UNIQUE (channel, direction, provider_message_id)
+    external_id          text
 );
+-- One message per provider id and channel: a retried webhook or a replayed Idempotency-Key finds the
+-- first one. Ids we draw ourselves ('auto:' + a random UUID) cannot repeat, so they skip the index.
+CREATE UNIQUE INDEX messages_provider_id ON messages (channel, direction, provider_message_id)
+    WHERE provider_message_id NOT LIKE 'auto:%';
 CREATE INDEX messages_case ON messages (case_id, id);
 CREATE INDEX messages_outbox ON messages (created_at) WHERE direction = 'out' AND status IN ('queued', 'sending');
 

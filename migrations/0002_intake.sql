@@ -23,7 +23,8 @@ BEGIN
         RETURN QUERY
             SELECT m.case_id, c.tracking_code, m.id, false, m.request_hash
             FROM messages m LEFT JOIN cases c ON c.id = m.case_id
-            WHERE m.channel = p_channel AND m.direction = 'in' AND m.provider_message_id = p_provider_id;
+            WHERE m.channel = p_channel AND m.direction = 'in' AND m.provider_message_id = p_provider_id
+              AND m.provider_message_id NOT LIKE 'auto:%';
         IF FOUND THEN
             RETURN;
         END IF;

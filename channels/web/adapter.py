@@ -178,7 +178,7 @@ class WebAdapter:
         if not isinstance(data, dict):
             raise MalformedPayload({"field": None, "message": "expected a JSON object"}, code="malformed_json")
         report = report_from_mapping(data, self.settings.max_text_chars)
-        return [build_event(report, (), idempotency_key(headers), report.model_dump(mode="json"))]
+        return [build_event(report, (), idempotency_key(headers), data)]  # the raw payload, as sent
 
     def ack(self, events: list[InboundEvent], results: list[Any]) -> web.StreamResponse:
         result = results[0]

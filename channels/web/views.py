@@ -63,7 +63,7 @@ async def _accept(request: web.Request, event: InboundEvent) -> actions.IntakeRe
     services = request.app[SERVICES]
     result = await actions.record_inbound(services.pool, event)
     if result.created:
-        metrics.INTAKE.labels(event.channel).inc()
+        metrics.intake_counter(event.channel).inc()
         if services.enqueuer is not None:
             services.enqueuer.submit(result.case_id)
         else:

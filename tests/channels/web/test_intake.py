@@ -29,7 +29,7 @@ async def test_report_is_stored_before_the_response(client, run_worker):
     assert case["status"] == "received" and case["channel"] == "web"
     assert case["description"] == REPORT["text"]
     message = await pool.fetchrow("SELECT * FROM messages WHERE case_id = $1", case["id"])
-    assert message["direction"] == "in" and message["raw"]["phone"] == "+84901234567"
+    assert message["direction"] == "in" and message["raw"] == REPORT  # the payload as sent
     assert message["identities"] == [{"kind": "phone", "value": "+84901234567"},
                                      {"kind": "email", "value": "An.Nguyen@example.vn"}]
     event = await pool.fetchrow("SELECT * FROM case_events WHERE case_id = $1", case["id"])
