@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 import phonenumbers
+from pydantic import AfterValidator, Field
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Vietnamese mobile numbers (10 digits, prefixes 03, 05, 07, 08, 09) are most of what citizens type;
@@ -33,3 +35,8 @@ def normalise_email(value: str) -> str:
         raise ValueError("not an email address")
     local, _, domain = value.partition("@")
     return f"{local}@{domain.lower()}"
+
+
+# Field types for the pydantic models of every channel that takes contact details.
+PhoneNumber = Annotated[str, Field(max_length=40), AfterValidator(normalise_phone)]
+EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(normalise_email)]

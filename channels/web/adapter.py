@@ -21,7 +21,7 @@ from channels.base import (
     OutboundMessage,
     SenderIdentity,
 )
-from channels.contact import normalise_email, normalise_phone
+from channels.contact import EmailAddress, PhoneNumber
 
 CHANNEL = "web"
 IMAGE_TYPES = {
@@ -41,8 +41,8 @@ class ReportIn(BaseModel):
 
     text: str = Field(min_length=1)
     name: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=40)
-    email: str | None = Field(default=None, max_length=254)
+    phone: PhoneNumber | None = None
+    email: EmailAddress | None = None
     address: str | None = Field(default=None, max_length=500)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
@@ -62,16 +62,6 @@ class ReportIn(BaseModel):
     @classmethod
     def _blank_number(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, v: str | None) -> str | None:
-        return normalise_phone(v) if v is not None else None
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, v: str | None) -> str | None:
-        return normalise_email(v) if v is not None else None
 
     @field_validator("locale", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from casework import codes
 from casework.models import FIELD_LABELS, STATUS_LABELS, Status
 from casework.text import clean
 from channels.base import InboundEvent, SenderIdentity
-from channels.contact import normalise_email, normalise_phone
+from channels.contact import EmailAddress, PhoneNumber
 from hotline.errors import BadRequest, NotFound
 
 CHANNEL = "open311"
@@ -202,12 +202,12 @@ class RequestForm(BaseModel):
     lon: float | None = Field(default=None, ge=-180, le=180, alias="long")
     address_string: str | None = Field(default=None, max_length=500)
     address_id: str | None = Field(default=None, max_length=100)
-    email: str | None = Field(default=None, max_length=254)
+    email: EmailAddress | None = None
     device_id: str | None = Field(default=None, max_length=200)
     account_id: str | None = Field(default=None, max_length=200)
     first_name: str | None = Field(default=None, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=40)
+    phone: PhoneNumber | None = None
     description: str | None = None
     media_url: str | None = Field(default=None, max_length=2000)
     locale: str = "vi"
@@ -229,16 +229,6 @@ class RequestForm(BaseModel):
         if v not in SERVICE_CODES:
             raise ValueError("service_code not found; see services.json")
         return v
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, v: str | None) -> str | None:
-        return normalise_phone(v) if v is not None else None
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, v: str | None) -> str | None:
-        return normalise_email(v) if v is not None else None
 
     @field_validator("media_url")
     @classmethod
