@@ -8,6 +8,8 @@ from typing import Annotated
 import phonenumbers
 from pydantic import AfterValidator, Field
 
+from channels.base import SenderIdentity
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Vietnamese mobile numbers (10 digits, prefixes 03, 05, 07, 08, 09) are most of what citizens type;
 # they skip the general parser. Everything else goes through phonenumbers.
@@ -40,3 +42,13 @@ def normalise_email(value: str) -> str:
 # Field types for the pydantic models of every channel that takes contact details.
 PhoneNumber = Annotated[str, Field(max_length=40), AfterValidator(normalise_phone)]
 EmailAddress = Annotated[str, Field(max_length=254), AfterValidator(normalise_email)]
+
+
+def identities(phone: str | None, email: str | None) -> list[SenderIdentity]:
+    """The ways to recognise and reach a sender, phone first."""
+    found = []
+    if phone:
+        found.append(SenderIdentity("phone", phone))
+    if email:
+        found.append(SenderIdentity("email", email))
+    return found

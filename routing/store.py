@@ -138,24 +138,15 @@ async def list_rules(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(f"SELECT {RULE_COLUMNS} FROM routing_rules ORDER BY priority DESC, id")
 
 
-async def insert_rule(conn: asyncpg.Connection, values: dict) -> asyncpg.Record:
-    columns = list(values)
-    return await conn.fetchrow(
-        f"INSERT INTO routing_rules ({', '.join(columns)}) VALUES ({_marks(len(columns))})"
-        f" RETURNING {RULE_COLUMNS}",
-        *values.values(),
-    )
-
-
 async def list_policies(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(f"SELECT {POLICY_COLUMNS} FROM sla_policies ORDER BY field NULLS LAST, priority")
 
 
-async def insert_policy(conn: asyncpg.Connection, values: dict) -> asyncpg.Record:
+async def insert_row(conn: asyncpg.Connection, table: str, values: dict, returning: str) -> asyncpg.Record:
+    assert table in ("routing_rules", "sla_policies")
     columns = list(values)
     return await conn.fetchrow(
-        f"INSERT INTO sla_policies ({', '.join(columns)}) VALUES ({_marks(len(columns))})"
-        f" RETURNING {POLICY_COLUMNS}",
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(len(columns))}) RETURNING {returning}",
         *values.values(),
     )
 

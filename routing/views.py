@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -105,11 +106,15 @@ async def _check_rule_target(conn, department: str) -> None:  # noqa: ANN001
         raise Unprocessable({"field": "department", "message": "unknown unit (or '@ward' for the case's ward)"})
 
 
-async def list_units(request: web.Request) -> web.Response:
+async def _listing(request: web.Request, fetch) -> web.Response:  # noqa: ANN001 - conn -> awaitable rows
     await _admin(request)
     async with request.app[SERVICES].pool.acquire() as conn:
-        rows = await routing_store.list_units(conn, request.query.get("kind"))
+        rows = await fetch(conn)
     return json_response({"items": [_row(r) for r in rows]})
+
+
+async def list_units(request: web.Request) -> web.Response:
+    return await _listing(request, lambda conn: routing_store.list_units(conn, request.query.get("kind")))
 
 
 async def put_unit(request: web.Request) -> web.Response:
@@ -138,10 +143,7 @@ async def patch_unit(request: web.Request) -> web.Response:
 
 
 async def list_rules(request: web.Request) -> web.Response:
-    await _admin(request)
-    async with request.app[SERVICES].pool.acquire() as conn:
-        rows = await routing_store.list_rules(conn)
-    return json_response({"items": [_row(r) for r in rows]})
+    return await _listing(request, routing_store.list_rules)
 
 
 async def create_rule(request: web.Request) -> web.Response:
@@ -150,7 +152,7 @@ async def create_rule(request: web.Request) -> web.Response:
     _check_field(body.field)
     async with request.app[SERVICES].pool.acquire() as conn:
         await _check_rule_target(conn, body.department)
-        row = await routing_store.insert_rule(conn, body.model_dump())
+        row = await routing_store.insert_row(conn, "routing_rules", body.model_dump(), routing_store.RULE_COLUMNS)
     return json_response(_row(row), status=201)
 
 
@@ -202,21 +204,16 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 
 async def list_policies(request: web.Request) -> web.Response:
-    await _admin(request)
-    async with request.app[SERVICES].pool.acquire() as conn:
-        rows = await routing_store.list_policies(conn)
-    return json_response({"items": [_row(r) for r in rows]})
+    return await _listing(request, routing_store.list_policies)
 
 
 async def create_policy(request: web.Request) -> web.Response:
     await _admin(request)
     body = _body(PolicyIn, await read_json(request, MAX_BODY))
     _check_field(body.field)
-    import asyncpg
-
     async with request.app[SERVICES].pool.acquire() as conn:
         try:
-            row = await routing_store.insert_policy(conn, body.model_dump())
+            row = await routing_store.insert_row(conn, "sla_policies", body.model_dump(), routing_store.POLICY_COLUMNS)
         except asyncpg.UniqueViolationError:
             raise Unprocessable({"field": "field", "message": "a policy for this field and priority exists"}) from None
     return json_response(_row(row), status=201)
@@ -242,10 +239,7 @@ def _day(request: web.Request) -> date:
 
 
 async def list_calendar(request: web.Request) -> web.Response:
-    await _admin(request)
-    async with request.app[SERVICES].pool.acquire() as conn:
-        rows = await routing_store.list_overrides(conn)
-    return json_response({"items": [_row(r) for r in rows]})
+    return await _listing(request, routing_store.list_overrides)
 
 
 async def put_calendar_day(request: web.Request) -> web.Response:

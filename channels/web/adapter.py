@@ -19,9 +19,9 @@ from channels.base import (
     InboundEvent,
     MalformedPayload,
     OutboundMessage,
-    SenderIdentity,
 )
 from channels.contact import EmailAddress, PhoneNumber
+from channels.contact import identities as contact_identities
 
 CHANNEL = "web"
 IMAGE_TYPES = {
@@ -101,11 +101,7 @@ def build_event(
     report: ReportIn, attachments: tuple[Attachment, ...], idempotency_key: str | None, raw: dict[str, Any]
 ) -> InboundEvent:
     """Turn a validated report into the channel-neutral inbound event."""
-    identities = []
-    if report.phone:
-        identities.append(SenderIdentity("phone", report.phone))
-    if report.email:
-        identities.append(SenderIdentity("email", report.email))
+    identities = contact_identities(report.phone, report.email)
     provider_id = f"key:{idempotency_key}" if idempotency_key else f"{FRESH_ID_PREFIX}{secrets.token_hex(16)}"
     return InboundEvent(
         channel=CHANNEL,

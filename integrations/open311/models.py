@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from casework import codes
 from casework.models import FIELD_LABELS, STATUS_LABELS, Status
 from casework.text import clean
-from channels.base import InboundEvent, SenderIdentity
+from channels.base import InboundEvent
 from channels.contact import EmailAddress, PhoneNumber
+from channels.contact import identities as contact_identities
 from hotline.errors import BadRequest, NotFound
 
 CHANNEL = "open311"
@@ -298,11 +299,7 @@ def split_form(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, 
 def build_event(form: RequestForm, *, client_id: int, token: str, idempotency_key: str | None,
                 raw: dict[str, Any]) -> InboundEvent:
     """Turn a validated request into the channel-neutral inbound event."""
-    identities = []
-    if form.phone:
-        identities.append(SenderIdentity("phone", form.phone))
-    if form.email:
-        identities.append(SenderIdentity("email", form.email))
+    identities = contact_identities(form.phone, form.email)
     key = f"key:{idempotency_key}" if idempotency_key else token
     return InboundEvent(
         channel=CHANNEL,
