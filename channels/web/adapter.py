@@ -32,6 +32,7 @@ IMAGE_TYPES = {
     "image/heic": (b"",),
 }
 MAX_IDEMPOTENCY_KEY = 200
+FORM_IDEMPOTENCY_FIELD = "idempotency_key"
 
 
 class ReportIn(BaseModel):
@@ -121,13 +122,16 @@ def build_event(
     )
 
 
-def idempotency_key(headers: CIMultiDictProxy[str]) -> str | None:
-    key = headers.get("Idempotency-Key")
+def idempotency_key(headers: CIMultiDictProxy[str], form_value: str | None = None) -> str | None:
+    """The client's key: the Idempotency-Key header, else the form's hidden field (a blank field is no key)."""
+    key, field = headers.get("Idempotency-Key"), "Idempotency-Key"
     if key is None:
-        return None
+        if form_value is None or not form_value.strip():
+            return None
+        key, field = form_value, FORM_IDEMPOTENCY_FIELD
     key = key.strip()
     if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise MalformedPayload({"field": "Idempotency-Key", "message": "1 to 200 printable characters"})
+        raise MalformedPayload({"field": field, "message": "1 to 200 printable characters"})
     return key
 
 
@@ -137,8 +141,8 @@ def report_from_mapping(data: dict[str, Any], max_text_chars: int) -> ReportIn:
     except ValidationError as e:
         raise MalformedPayload(validation_detail(e), code="invalid_report") from None
     if len(report.text) > max_text_chars:
-        raise MalformedPayload({"field": "text", "message": f"at most {max_text_chars} characters"},
-                               code="invalid_report")
+        raise MalformedPayload({"field": "text", "message": f"at most {max_text_chars} characters",
+                                "max_chars": max_text_chars}, code="invalid_report")
     if (report.lat is None) != (report.lon is None):
         raise MalformedPayload({"field": "lat" if report.lat is None else "lon",
                                 "message": "give both lat and lon, or neither"}, code="invalid_report")

@@ -11,17 +11,23 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import jinja2
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from redis.exceptions import RedisError
 
 from casework import actions
 from casework.public import public_case
 from casework.text import clean
 from channels.base import Attachment, InboundEvent, MalformedPayload
-from channels.web.adapter import build_event, idempotency_key, report_from_mapping, sniff_image
+from channels.web.adapter import (
+    FORM_IDEMPOTENCY_FIELD,
+    build_event,
+    idempotency_key,
+    report_from_mapping,
+    sniff_image,
+)
 from channels.web.i18n import STRINGS, pick_language
 from hotline import metrics, queue
-from hotline.errors import BadRequest, HotlineError, NotFound, PayloadTooLarge, UnsupportedMediaType
+from hotline.errors import BadRequest, HotlineError, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from hotline.http import SERVICES, json_response, read_body
 
 log = logging.getLogger(__name__)
@@ -30,7 +36,11 @@ HERE = Path(__file__).parent
 CSRF_COOKIE = "hotline_csrf"
 LANG_COOKIE = "lang"
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-FORM_FIELDS = ("text", "name", "phone", "email", "address", "lat", "lon", "locale", "csrf_token")
+FORM_FIELDS = ("text", "name", "phone", "email", "address", "lat", "lon", "locale", "csrf_token",
+               FORM_IDEMPOTENCY_FIELD)
+NOT_REPORT_FIELDS = ("csrf_token", FORM_IDEMPOTENCY_FIELD)
+# A UTF-8 character is at most 4 bytes, so no field a valid report can hold needs more than this per character.
+MAX_BYTES_PER_CHAR = 4
 
 _templates = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -106,12 +116,25 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, str], list[At
             filename = clean(Path(unquote(part.filename)).name)[:200] or "photo"
             photos.append(Attachment(filename=filename, content_type=actual, data=bytes(data)))
         elif part.name in FORM_FIELDS:
-            value = await part.read_chunk(settings.max_text_chars * 4 + 1)
-            fields[part.name] = value.decode("utf-8", errors="replace")
-            await part.release()
+            fields[part.name] = await _read_field(part, settings.max_text_chars * MAX_BYTES_PER_CHAR)
         else:
             await part.release()
     return fields, photos
+
+
+async def _read_field(part: BodyPartReader, max_bytes: int) -> str:
+    """Read a text part to its end; past max_bytes refuse it (413) rather than keep a cut-off text."""
+    # read_chunk returns only what has arrived, so a slow or chunked client needs the loop.
+    data = bytearray()
+    while chunk := await part.read_chunk(65536):
+        data.extend(chunk)
+        if len(data) > max_bytes:
+            raise PayloadTooLarge({"field": part.name, "max_bytes": max_bytes})
+    return data.decode("utf-8", errors="replace")
+
+
+def _report_fields(fields: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if k not in NOT_REPORT_FIELDS}
 
 
 def _check_size(request: web.Request, limit: int) -> None:
@@ -129,9 +152,9 @@ async def create_report(request: web.Request) -> web.Response:
     elif request.content_type == "multipart/form-data":
         _check_size(request, services.settings.max_multipart_bytes)
         fields, photos = await _read_multipart(request)
-        fields.pop("csrf_token", None)
-        report = report_from_mapping(fields, services.settings.max_text_chars)
-        event = build_event(report, tuple(photos), idempotency_key(request.headers), report.model_dump(mode="json"))
+        key = idempotency_key(request.headers, fields.get(FORM_IDEMPOTENCY_FIELD))
+        report = report_from_mapping(_report_fields(fields), services.settings.max_text_chars)
+        event = build_event(report, tuple(photos), key, report.model_dump(mode="json"))
     else:
         raise UnsupportedMediaType("send application/json or multipart/form-data")
     result = await _accept(request, event)
@@ -145,12 +168,21 @@ async def get_report(request: web.Request) -> web.Response:
     return json_response(case)
 
 
-async def form_page(request: web.Request) -> web.Response:
-    """GET /: the public report form with a fresh CSRF token."""
+def _form(request: web.Request, status: int, values: dict[str, str], errors: list[dict[str, str | None]]
+          ) -> web.Response:
+    """The report form with a CSRF token and a fresh idempotency key, so a double click makes one case."""
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-    response = render(request, "form.html", csrf_token=token, values={}, errors=[])
+    response = render(request, "form.html", status=status, csrf_token=token,
+                      idempotency_key=secrets.token_urlsafe(24), values=values, errors=errors)
     response.set_cookie(CSRF_COOKIE, token, samesite="Strict", httponly=True)
+    # A form shown again from the cache would carry a key already spent on another report.
+    response.headers["Cache-Control"] = "no-store"
     return response
+
+
+async def form_page(request: web.Request) -> web.Response:
+    """GET /: the public report form."""
+    return _form(request, 200, {}, [])
 
 
 async def submit_form(request: web.Request) -> web.StreamResponse:
@@ -170,23 +202,31 @@ async def submit_form(request: web.Request) -> web.StreamResponse:
         cookie = request.cookies.get(CSRF_COOKIE)
         if not cookie or not secrets.compare_digest(cookie, values.get("csrf_token", "")):
             return render(request, "error.html", status=403, message=t["csrf"])
-        report = report_from_mapping({k: v for k, v in values.items() if k != "csrf_token"},
-                                     services.settings.max_text_chars)
-        event = build_event(report, tuple(photos), None, report.model_dump(mode="json"))
+        key = idempotency_key(request.headers, values.get(FORM_IDEMPOTENCY_FIELD))
+        report = report_from_mapping(_report_fields(values), services.settings.max_text_chars)
+        event = build_event(report, tuple(photos), key, report.model_dump(mode="json"))
     except HotlineError as e:
-        errors = _form_errors(e, t)
-        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
-        response = render(request, "form.html", status=e.http_status, csrf_token=token, values=values, errors=errors)
-        response.set_cookie(CSRF_COOKIE, token, samesite="Strict", httponly=True)
-        return response
-    result = await _accept(request, event)
+        errors = _form_errors(e, t, services.settings.max_text_chars)
+        return _form(request, e.http_status, _report_fields(values), errors)
+    try:
+        result = await _accept(request, event)
+    except Unprocessable as e:
+        if e.code != "idempotency_key_reused":
+            raise
+        # The page was sent before with other content (a form restored by Back): show it again with a new key.
+        return _form(request, e.http_status, _report_fields(values), [{"field": None, "message": t["resubmit"]}])
     raise web.HTTPSeeOther(f"/track/{result.tracking_code}?new=1&lang={lang}")
 
 
-def _form_errors(error: HotlineError, t: dict[str, str]) -> list[dict[str, str | None]]:
+def _form_errors(error: HotlineError, t: dict[str, str], max_text_chars: int) -> list[dict[str, str | None]]:
     detail = error.detail if isinstance(error.detail, dict) else {}
     field = detail.get("field")
+    too_long_text = t["text_too_long"].format(max=max_text_chars)
     if isinstance(error, PayloadTooLarge):
+        if field == "text":
+            return [{"field": "text", "message": too_long_text}]
+        if field in FORM_FIELDS:
+            return [{"field": field, "message": f"{t.get(field, field)}: {t['too_long']}"}]
         return [{"field": "photos", "message": t["photo_too_large"]}]
     if isinstance(error, UnsupportedMediaType):
         return [{"field": "photos", "message": t["not_image"]}]
@@ -196,7 +236,10 @@ def _form_errors(error: HotlineError, t: dict[str, str]) -> list[dict[str, str |
     out = []
     for p in problems:
         label = t.get(p["field"] or "", p["field"] or "")
-        message = t["text_required"] if p["field"] == "text" else f"{label}: {t['bad_value']}"
+        if p["field"] == "text":
+            message = too_long_text if "max_chars" in detail else t["text_required"]
+        else:
+            message = f"{label}: {t['bad_value']}"
         out.append({"field": p["field"], "message": message})
     return out
 

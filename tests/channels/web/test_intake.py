@@ -1,5 +1,6 @@
 """POST /api/v1/reports: storing, idempotency and every kind of bad input."""
 
+import asyncio
 import io
 import json
 import unicodedata
@@ -130,7 +131,7 @@ async def test_html_is_kept_as_text(client):
 
 
 def _multipart(photos, text="Rác ứ đọng ở đầu hẻm 45"):
-    form = aiohttp.FormData()
+    form = aiohttp.FormData(default_to_multipart=True)
     form.add_field("text", text)
     for name, data, ctype in photos:
         form.add_field("photos", io.BytesIO(data), filename=name, content_type=ctype)
@@ -179,3 +180,79 @@ async def test_report_is_stored_even_when_redis_is_down(client):
     resp = await client.post("/api/v1/reports", json=REPORT)
     assert resp.status == 201
     assert await _count(client, "cases") == 1
+
+
+BOUNDARY = "hotline-slow-client"
+# About 21,000 bytes of Vietnamese: more than a single buffered read holds, well under the 20,000-character limit.
+LONG_TEXT = " ".join(
+    f"Đoạn {i}: nước ngập sâu ở hẻm 45 đường Trần Xuân Soạn, xe máy chết máy hàng loạt, cống thoát nước bị nghẹt."
+    for i in range(144)
+)
+
+
+def _text_part_body(text: str) -> bytes:
+    return (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="text"\r\n\r\n{text}\r\n'
+            f"--{BOUNDARY}--\r\n").encode()
+
+
+async def _post_slowly(client, path: str, body: bytes, piece: int = 4096) -> tuple[int, dict]:
+    """POST a multipart body as a slow client would: chunked transfer encoding, 4 KB at a time."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write((f"POST {path} HTTP/1.1\r\nHost: {client.server.host}:{client.server.port}\r\n"
+                      f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+                      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode())
+        for start in range(0, len(body), piece):
+            chunk = body[start:start + piece]
+            writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        response = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, payload = response.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(payload)
+
+
+async def test_long_text_from_a_slow_chunked_client_is_kept_whole(client):
+    assert 20_000 < len(LONG_TEXT.encode()) < 22_000 and len(LONG_TEXT) < 20_000
+    status, body = await _post_slowly(client, "/api/v1/reports", _text_part_body(LONG_TEXT))
+    assert status == 201, body
+    stored = await client.app[SERVICES].pool.fetchval(
+        "SELECT description FROM cases WHERE tracking_code = $1", body["tracking_code"])
+    assert stored == LONG_TEXT
+
+
+async def test_text_part_over_the_byte_cap_is_413_and_stores_nothing(client):
+    max_bytes = client.app[SERVICES].settings.max_text_chars * 4
+    text = "ngập " * (max_bytes // len("ngập ".encode()) + 10)
+    status, body = await _post_slowly(client, "/api/v1/reports", _text_part_body(text))
+    assert status == 413
+    assert body == {"error": "payload_too_large", "detail": {"field": "text", "max_bytes": max_bytes}}
+    assert await _count(client, "cases") == 0
+    assert await _count(client, "messages") == 0
+
+
+async def test_multipart_text_over_the_character_limit_is_400_not_cut(client):
+    text = "ngập " * 4001  # 20,005 characters, fewer bytes than the cap
+    resp = await client.post("/api/v1/reports", data=_multipart([], text=text))
+    assert resp.status == 400
+    body = await resp.json()
+    assert body["detail"]["field"] == "text" and body["detail"]["max_chars"] == 20_000
+    assert await _count(client, "cases") == 0
+
+
+async def test_multipart_idempotency_key_field_gives_the_same_case(client):
+    codes = []
+    for _ in range(2):
+        form = _multipart([("a.png", PNG, "image/png")])
+        form.add_field("idempotency_key", "form-key-1")
+        resp = await client.post("/api/v1/reports", data=form)
+        assert resp.status == 201
+        codes.append((await resp.json())["tracking_code"])
+    assert codes[0] == codes[1]
+    assert await _count(client, "cases") == 1
+    assert await _count(client, "attachments") == 1

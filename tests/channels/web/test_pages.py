@@ -116,3 +116,64 @@ async def test_public_view_shows_field_unit_and_timeline(client, tokens):
     english = await (await client.get(f"/api/v1/reports/{code}?lang=en")).json()
     assert english["unit"]["name"] == "HCMC Power Corporation" and english["status_label"] == \
         "Forwarded to the responsible unit"
+
+
+def _idempotency_key(html: str) -> str:
+    return re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+
+
+def _report_form(html: str, text: str) -> aiohttp.FormData:
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("csrf_token", _csrf(html))
+    form.add_field("idempotency_key", _idempotency_key(html))
+    form.add_field("text", text)
+    return form
+
+
+async def test_each_form_page_carries_a_fresh_idempotency_key(client):
+    first = await client.get("/")
+    second_html = await (await client.get("/")).text()
+    assert _idempotency_key(await first.text()) != _idempotency_key(second_html)
+    assert first.headers["Cache-Control"] == "no-store"
+
+
+async def test_double_submitted_form_creates_one_case(client):
+    html = await (await client.get("/")).text()
+    text = "Đèn tín hiệu giao thông ngã tư Hai Bà Trưng – Lê Duẩn không hoạt động"
+    locations = []
+    for _ in range(2):
+        resp = await client.post("/report", data=_report_form(html, text), allow_redirects=False)
+        assert resp.status == 303
+        locations.append(resp.headers["Location"])
+    assert locations[0] == locations[1]
+    pool = client.app[SERVICES].pool
+    assert await pool.fetchval("SELECT count(*) FROM cases") == 1
+    assert await pool.fetchval("SELECT count(*) FROM messages") == 1
+    # A new page is a new report.
+    other = await (await client.get("/")).text()
+    resp = await client.post("/report", data=_report_form(other, text), allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] != locations[0]
+    assert await pool.fetchval("SELECT count(*) FROM cases") == 2
+
+
+async def test_form_resent_with_other_content_is_shown_again_with_a_new_key(client):
+    html = await (await client.get("/")).text()
+    first = await client.post("/report", data=_report_form(html, "Cây đổ đường Pasteur"), allow_redirects=False)
+    assert first.status == 303
+    resp = await client.post("/report", data=_report_form(html, "Ống nước vỡ đường Lý Tự Trọng"))
+    page = await resp.text()
+    assert resp.status == 422 and "đã được gửi trước đó" in page
+    assert "Ống nước vỡ đường Lý Tự Trọng" in page and _idempotency_key(page) != _idempotency_key(html)
+    assert await client.app[SERVICES].pool.fetchval("SELECT count(*) FROM cases") == 1
+
+
+async def test_form_text_over_the_limit_is_refused_with_a_message(client):
+    html = await (await client.get("/")).text()
+    resp = await client.post("/report", data=_report_form(html, "ngập " * 4001))
+    page = await resp.text()
+    assert resp.status == 400 and "tối đa 20000 ký tự" in page
+    max_bytes = client.app[SERVICES].settings.max_text_chars * 4
+    resp = await client.post("/report?lang=en", data=_report_form(html, "x" * (max_bytes + 1)))
+    page = await resp.text()
+    assert resp.status == 413 and "at most 20000 characters" in page and "Traceback" not in page
+    assert await client.app[SERVICES].pool.fetchval("SELECT count(*) FROM cases") == 0
