@@ -86,6 +86,39 @@ async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResul
     raise RuntimeError("could not draw a free tracking code")
 
 
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    """A client's Idempotency-Key for a staff write, with a hash of what it asked for."""
+
+    key: str
+    request_hash: str
+
+
+class _Replay(Exception):
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+
+
+async def _claim(conn: asyncpg.Connection, actor: Actor, request: RequestKey | None, action: str,
+                 case_id: int) -> None:
+    """Claim the request's key in this transaction; raise _Replay with the first result when it was used."""
+    if request is None or actor.id is None:
+        return
+    earlier = await store.claim_request(conn, actor.id, request.key, action=action, case_id=case_id,
+                                        request_hash=request.request_hash)
+    if earlier is None:
+        return
+    if (earlier["action"], earlier["case_id"], earlier["request_hash"]) != (action, case_id, request.request_hash):
+        raise Unprocessable("this Idempotency-Key was used with a different request", code="idempotency_key_reused")
+    raise _Replay(earlier["result"])
+
+
+async def _remember(conn: asyncpg.Connection, actor: Actor, request: RequestKey | None,
+                    result: dict[str, Any]) -> None:
+    if request is not None and actor.id is not None:
+        await store.finish_request(conn, actor.id, request.key, result)
+
+
 def _transaction_if(conn: asyncpg.Connection, needed: bool) -> contextlib.AbstractAsyncContextManager:
     # intake_message() is one statement, atomic on its own; photos add inserts that must share it.
     return conn.transaction() if needed else contextlib.nullcontext()
@@ -130,21 +163,38 @@ async def change_status(
     duplicate_of: int | None = None,
     department: str | None = None,
     deadline: Deadline | None = None,
+    request: RequestKey | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Move a case along its lifecycle, or refuse with 409 and change nothing."""
+    """Move a case along its lifecycle, or refuse with 409 and change nothing.
+
+    With a request key, a repeat of the same request changes nothing and succeeds.
+    """
     reason = clean(reason) if reason else None
     if target in REASON_REQUIRED and not reason:
         raise BadRequest({"field": "reason", "message": f"a reason is required to move a case to {target}"})
     if target is Status.RECEIVED:
         raise Conflict("a case cannot return to received", code="illegal_transition")
+    try:
+        current = await _change_status(pool, case_id, target, actor, reason=reason, duplicate_of=duplicate_of,
+                                       department=department, deadline=deadline, request=request,
+                                       now=now or datetime.now(UTC))
+    except _Replay:
+        return
+    log.info("case %s: %s -> %s by %s#%s", case_id, current, target, actor.kind, actor.id)
+
+
+async def _change_status(pool: asyncpg.Pool, case_id: int, target: Status, actor: Actor, *, reason: str | None,
+                         duplicate_of: int | None, department: str | None, deadline: Deadline | None,
+                         request: RequestKey | None, now: datetime) -> Status:
     async with pool.acquire() as conn, conn.transaction():
         case = await _locked_case(conn, case_id, actor)
+        await _claim(conn, actor, request, f"status:{target.value}", case_id)
         current = Status(case["status"])
         if not can_move(current, target):
             raise Conflict(f"{current} → {target} is not allowed", code="illegal_transition")
         if actor.is_department and target in (Status.FORWARDED, Status.DUPLICATE, Status.CLOSED):
             raise Forbidden("a department cannot make this move")
-        now = datetime.now(UTC)
         values: dict[str, Any] = {"status": target.value}
         changes: dict[str, Any] = {}
         if target is Status.FORWARDED:
@@ -192,7 +242,8 @@ async def change_status(
                 changes={"department": [case["department"], None]},
                 reason=f"returned to triage: {reason}", public=False,
             )
-    log.info("case %s: %s -> %s by %s#%s", case_id, current, target, actor.kind, actor.id)
+        await _remember(conn, actor, request, {"status": target.value})
+    return current
 
 
 async def update_case(
@@ -221,45 +272,67 @@ async def update_case(
         )
 
 
-async def add_note(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str) -> None:
-    """Add an internal note: staff only, never shown to the citizen."""
-    async with pool.acquire() as conn, conn.transaction():
-        await _locked_case(conn, case_id, actor)
-        await store.insert_event(conn, case_id, actor, "note", changes={"text": clean(text)})
+async def add_note(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str, *,
+                   request: RequestKey | None = None) -> None:
+    """Add an internal note: staff only, never shown to the citizen; once per request key."""
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await _locked_case(conn, case_id, actor)
+            await _claim(conn, actor, request, "note", case_id)
+            await store.insert_event(conn, case_id, actor, "note", changes={"text": clean(text)})
+            await _remember(conn, actor, request, {})
+    except _Replay:
+        return
 
 
-async def reply(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str, *, final: bool = False) -> list[int]:
+async def reply(pool: asyncpg.Pool, case_id: int, actor: Actor, text: str, *, final: bool = False,
+                request: RequestKey | None = None, now: datetime | None = None) -> list[int]:
     """Queue a reply to the citizen on the channel they used; return the outbox message ids.
 
-    A final answer also reaches every reporter of a case linked to this one as a duplicate.
+    A final answer also reaches every reporter of a case linked to this one as a duplicate. With a
+    request key, a repeat (double click, a second tab, a retry after a timeout) queues nothing more
+    and returns the first request's ids.
     """
     text = clean(text)
-    async with pool.acquire() as conn, conn.transaction():
-        case = await _locked_case(conn, case_id, actor)
-        current = Status(case["status"])
-        if final and not can_move(current, Status.ANSWERED):
-            raise Conflict(f"{current} → answered is not allowed", code="illegal_transition")
-        message_id = await queue_outbound(conn, case, text=text, kind="reply", key=f"reply:{uuid.uuid4()}",
-                                          author_id=actor.id)
-        await store.insert_event(conn, case_id, actor, "reply", changes={"message_id": message_id}, public=True)
-        if case["first_response_at"] is None:
-            await store.update_case(conn, case_id, {"first_response_at": datetime.now(UTC)})
-        sent = [message_id]
-        if final:
-            await store.update_case(conn, case_id, {"status": Status.ANSWERED.value, "resolved_at": datetime.now(UTC)})
-            await store.insert_event(
-                conn, case_id, actor, "status", from_status=current, to_status=Status.ANSWERED, public=True
-            )
-            # Everyone who reported the same incident hears the answer, on their own channel.
-            for child in await store.duplicates_of(conn, case_id):
-                notice = await queue_outbound(conn, child, text=text, kind="notice",
-                                              key=f"answer:{message_id}:{child['id']}", author_id=actor.id)
-                await store.insert_event(conn, child["id"], actor, "reply",
-                                         changes={"message_id": notice, "parent": case_id}, public=True,
-                                         reason=f"answer to the incident {case['tracking_code']}")
-                if notice is not None:
-                    sent.append(notice)
-    assert message_id is not None
+    now = now or datetime.now(UTC)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            case = await _locked_case(conn, case_id, actor)
+            await _claim(conn, actor, request, "reply", case_id)
+            sent = await _reply(conn, case, actor, text, final=final, now=now)
+            await _remember(conn, actor, request, {"message_ids": sent})
+    except _Replay as replay:
+        return list(replay.result.get("message_ids", []))
+    return sent
+
+
+async def _reply(conn: asyncpg.Connection, case: asyncpg.Record, actor: Actor, text: str, *, final: bool,
+                 now: datetime) -> list[int]:
+    case_id = case["id"]
+    current = Status(case["status"])
+    if final and not can_move(current, Status.ANSWERED):
+        raise Conflict(f"{current} → answered is not allowed", code="illegal_transition")
+    message_id = await queue_outbound(conn, case, text=text, kind="reply", key=f"reply:{uuid.uuid4()}",
+                                      author_id=actor.id)
+    assert message_id is not None  # a fresh key is never taken
+    await store.insert_event(conn, case_id, actor, "reply", changes={"message_id": message_id}, public=True)
+    if case["first_response_at"] is None:
+        await store.update_case(conn, case_id, {"first_response_at": now})
+    sent = [message_id]
+    if final:
+        await store.update_case(conn, case_id, {"status": Status.ANSWERED.value, "resolved_at": now})
+        await store.insert_event(
+            conn, case_id, actor, "status", from_status=current, to_status=Status.ANSWERED, public=True
+        )
+        # Everyone who reported the same incident hears the answer, on their own channel.
+        for child in await store.duplicates_of(conn, case_id):
+            notice = await queue_outbound(conn, child, text=text, kind="notice",
+                                          key=f"answer:{message_id}:{child['id']}", author_id=actor.id)
+            await store.insert_event(conn, child["id"], actor, "reply",
+                                     changes={"message_id": notice, "parent": case_id}, public=True,
+                                     reason=f"answer to the incident {case['tracking_code']}")
+            if notice is not None:
+                sent.append(notice)
     return sent
 
 
@@ -288,7 +361,7 @@ class Deadline:
 
 
 async def transfer(pool: asyncpg.Pool, case_id: int, actor: Actor, department: str, reason: str,
-                   deadline: Deadline | None = None) -> None:
+                   deadline: Deadline | None = None, *, now: datetime | None = None) -> None:
     """Hand a forwarded or accepted case to another unit; it must be accepted again there."""
     reason = clean(reason or "")
     if not reason:
@@ -303,7 +376,7 @@ async def transfer(pool: asyncpg.Pool, case_id: int, actor: Actor, department: s
         if not await store.department_exists(conn, department):
             raise Unprocessable({"field": "department", "message": "unknown department"})
         values: dict[str, Any] = {"department": department, "status": Status.FORWARDED.value,
-                                  "forwarded_at": datetime.now(UTC), "accepted_at": None, "assignee": None}
+                                  "forwarded_at": now or datetime.now(UTC), "accepted_at": None, "assignee": None}
         if deadline is not None:
             values.update(due_at=deadline.due_at, deadline_reason=deadline.reason)
         await store.update_case(conn, case_id, values)
@@ -311,7 +384,8 @@ async def transfer(pool: asyncpg.Pool, case_id: int, actor: Actor, department: s
                                  changes={"department": [case["department"], department]}, reason=reason, public=True)
 
 
-async def pause_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, reason: str) -> None:
+async def pause_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, reason: str, *,
+                      now: datetime | None = None) -> None:
     """Stop the case's clock while it waits for the citizen."""
     reason = clean(reason or "")
     if not reason:
@@ -322,19 +396,20 @@ async def pause_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, reason: st
             raise Conflict("the clock is already paused", code="already_paused")
         if Status(case["status"]) not in (Status.TRIAGE, Status.FORWARDED, Status.IN_PROGRESS, Status.REOPENED):
             raise Conflict(f"a case in {case['status']} has no running clock", code="illegal_transition")
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         await store.start_pause(conn, case_id, now, reason)
         await store.update_case(conn, case_id, {"clock_paused_at": now})
         await store.insert_event(conn, case_id, actor, "clock_paused", reason=reason, public=True)
 
 
-async def resume_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, deadline_after: Any = None) -> None:
+async def resume_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, deadline_after: Any = None, *,
+                       now: datetime | None = None) -> None:
     """Restart the clock; `deadline_after(pauses)` recomputes the deadline with the pause counted."""
     async with pool.acquire() as conn, conn.transaction():
         case = await _locked_case(conn, case_id, actor)
         if case["clock_paused_at"] is None:
             raise Conflict("the clock is not paused", code="not_paused")
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         await store.end_pause(conn, case_id, now)
         paused = (now - case["clock_paused_at"]).total_seconds()
         values: dict[str, Any] = {"clock_paused_at": None}

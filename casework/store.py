@@ -133,7 +133,7 @@ async def list_cases(
 async def case_messages(conn: asyncpg.Connection, case_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT m.id, m.direction, m.channel, m.kind, m.text, m.status, m.created_at, m.sent_at, m.author_id,"
-        " m.sender, m.recipient,"
+        " m.sender, m.recipient, m.error,"
         " coalesce((SELECT json_agg(json_build_object('id', a.id, 'filename', a.filename,"
         " 'content_type', a.content_type, 'size', a.size) ORDER BY a.id)"
         " FROM attachments a WHERE a.message_id = m.id), '[]'::json) AS files"
@@ -273,7 +273,7 @@ async def finish_outbound(
 
 async def unprocessed_cases(conn: asyncpg.Connection, older_than_seconds: int, limit: int = 500) -> list[int]:
     rows = await conn.fetch(
-        "SELECT id FROM cases WHERE processed_at IS NULL AND status = 'received'"
+        "SELECT id FROM cases WHERE processed_at IS NULL"
         " AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2",
         float(older_than_seconds), limit,
     )
@@ -396,3 +396,28 @@ async def pauses_of(conn: asyncpg.Connection, case_id: int) -> list[tuple]:
 
 async def bump_paused(conn: asyncpg.Connection, case_id: int, seconds: int) -> None:
     await conn.execute("UPDATE cases SET paused_seconds = paused_seconds + $2 WHERE id = $1", case_id, seconds)
+
+
+async def claim_request(conn: asyncpg.Connection, actor_id: int, key: str, *, action: str, case_id: int,
+                        request_hash: str) -> asyncpg.Record | None:
+    """Claim an idempotency key inside the caller's transaction; the earlier request's row if it was used.
+
+    A concurrent request with the same key waits on the primary key until the first one commits
+    (then sees its row) or rolls back (then claims the key itself).
+    """
+    claimed = await conn.fetchval(
+        "INSERT INTO staff_requests (actor_id, idempotency_key, action, case_id, request_hash)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
+        actor_id, key, action, case_id, request_hash,
+    )
+    if claimed:
+        return None
+    return await conn.fetchrow(
+        "SELECT action, case_id, request_hash, result FROM staff_requests WHERE actor_id = $1 AND idempotency_key = $2",
+        actor_id, key,
+    )
+
+
+async def finish_request(conn: asyncpg.Connection, actor_id: int, key: str, result: dict[str, Any]) -> None:
+    await conn.execute(
+        "UPDATE staff_requests SET result = $3 WHERE actor_id = $1 AND idempotency_key = $2", actor_id, key, result)

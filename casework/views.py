@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from casework import actions, assignment, staff, store
 from casework.models import FIELDS, Actor, Role, Status
 from casework.text import fold
-from hotline import queue
 from hotline.errors import BadRequest, Unauthorized
 from hotline.http import SERVICES, SESSION_COOKIE, json_response, parse_body, read_json, staff_actor
 
@@ -140,7 +140,7 @@ def _event_json(e: asyncpg.Record) -> dict[str, Any]:
 
 def _message_json(m: asyncpg.Record) -> dict[str, Any]:
     return {k: m[k] for k in ("id", "direction", "channel", "kind", "text", "status", "created_at", "sent_at",
-                              "author_id", "sender", "recipient")} | {"attachments": m["files"]}
+                              "author_id", "sender", "recipient", "error")} | {"attachments": m["files"]}
 
 
 async def get_case(request: web.Request) -> web.Response:
@@ -161,14 +161,27 @@ class StatusIn(BaseModel):
     department: str | None = None
 
 
+def _request_key(request: web.Request, data: dict[str, Any]) -> actions.RequestKey | None:
+    """The request's Idempotency-Key with a hash of its path and body; None when it sent none."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not (1 <= len(key) <= 200) or not key.isascii() or not key.isprintable():
+        raise BadRequest({"field": "Idempotency-Key", "message": "1 to 200 printable ASCII characters"})
+    digest = hashlib.sha256(f"{request.path}\n{json.dumps(data, sort_keys=True)}".encode()).hexdigest()
+    return actions.RequestKey(key, digest)
+
+
 async def change_status(request: web.Request) -> web.Response:
     actor = await staff_actor(request, *ALL_STAFF)
-    body = _body(StatusIn, await read_json(request, MAX_BODY))
-    pool = request.app[SERVICES].pool
+    data = await read_json(request, MAX_BODY)
+    body = _body(StatusIn, data)
+    services = request.app[SERVICES]
     case_id = _case_id(request)
     deadline = await _deadline(request, case_id) if body.status is Status.FORWARDED else None
-    await actions.change_status(pool, case_id, body.status, actor, reason=body.reason,
-                                duplicate_of=body.duplicate_of, department=body.department, deadline=deadline)
+    await actions.change_status(services.pool, case_id, body.status, actor, reason=body.reason,
+                                duplicate_of=body.duplicate_of, department=body.department, deadline=deadline,
+                                request=_request_key(request, data), now=services.clock())
     return await _fresh(request, case_id, actor)
 
 
@@ -186,7 +199,7 @@ async def _deadline(request: web.Request, case_id: int, pauses: list | None = No
     router = await services.current_router()
     facts = CaseFacts(field=case["field"], ward_code=case["ward_code"], urgent=case["urgent"], channel=case["channel"],
                       text=case["description"], opened_at=case["created_at"], pauses=tuple(pauses))
-    deadline = router.deadline(facts, now=datetime.now(UTC))
+    deadline = router.deadline(facts, now=services.clock())
     if deadline is None:
         return None
     return actions.Deadline(due_at=deadline.due_at, reason=deadline.explanation_vi,
@@ -217,7 +230,8 @@ async def pause(request: web.Request) -> web.Response:
     actor = await staff_actor(request, *ALL_STAFF)
     body = _body(ReasonIn, await read_json(request, MAX_BODY))
     case_id = _case_id(request)
-    await actions.pause_clock(request.app[SERVICES].pool, case_id, actor, body.reason or "")
+    await actions.pause_clock(request.app[SERVICES].pool, case_id, actor, body.reason or "",
+                              now=request.app[SERVICES].clock())
     return await _fresh(request, case_id, actor)
 
 
@@ -237,10 +251,10 @@ async def resume(request: web.Request) -> web.Response:
         facts = CaseFacts(field=case["field"], ward_code=case["ward_code"], urgent=case["urgent"],
                           channel=case["channel"], text=case["description"], opened_at=case["created_at"],
                           pauses=tuple(pauses))
-        found = router.deadline(facts, now=datetime.now(UTC))
+        found = router.deadline(facts, now=services.clock())
         return actions.Deadline(found.due_at, found.explanation_vi) if found else None
 
-    await actions.resume_clock(services.pool, case_id, actor, deadline_after)
+    await actions.resume_clock(services.pool, case_id, actor, deadline_after, now=services.clock())
     return await _fresh(request, case_id, actor)
 
 
@@ -265,19 +279,24 @@ class TextIn(BaseModel):
 
 
 async def reply(request: web.Request) -> web.Response:
+    """Queue a reply; the send is requested after the commit and never fails the request (the sweeper backs it)."""
     actor = await staff_actor(request, *ALL_STAFF)
-    body = _body(TextIn, await read_json(request, MAX_BODY))
+    data = await read_json(request, MAX_BODY)
+    body = _body(TextIn, data)
     services = request.app[SERVICES]
     case_id = _case_id(request)
-    message_ids = await actions.reply(services.pool, case_id, actor, body.text, final=body.final)
-    await queue.enqueue_send(services.redis, services.settings.queue_name, *message_ids)
+    message_ids = await actions.reply(services.pool, case_id, actor, body.text, final=body.final,
+                                      request=_request_key(request, data), now=services.clock())
+    await services.jobs.send(*message_ids)
     return json_response({"message_id": message_ids[0], "notices": message_ids[1:], "status": "queued"}, status=201)
 
 
 async def add_note(request: web.Request) -> web.Response:
     actor = await staff_actor(request, *ALL_STAFF)
-    body = _body(TextIn, await read_json(request, MAX_BODY))
-    await actions.add_note(request.app[SERVICES].pool, _case_id(request), actor, body.text)
+    data = await read_json(request, MAX_BODY)
+    body = _body(TextIn, data)
+    await actions.add_note(request.app[SERVICES].pool, _case_id(request), actor, body.text,
+                           request=_request_key(request, data))
     return json_response({"status": "noted"}, status=201)
 
 

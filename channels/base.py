@@ -86,6 +86,32 @@ class OutboundMessage:
     case_code: str | None = None
     locale: str = "vi"
 
+    @property
+    def idempotency_key(self) -> str:
+        """The key to hand providers that accept one, so a send retried after a crash is not repeated."""
+        return f"hotline-msg-{self.message_id}"
+
+
+class SendError(Exception):
+    """A delivery the provider did not take. Subclass by what the outbox should do next."""
+
+    def __init__(self, reason: str, *, provider_code: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.provider_code = provider_code
+
+
+class TransientSendError(SendError):
+    """Worth another try later: the provider is busy or down (429, 5xx, a timeout, a dropped connection)."""
+
+    def __init__(self, reason: str, *, provider_code: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason, provider_code=provider_code)
+        self.retry_after = retry_after
+
+
+class PermanentSendError(SendError):
+    """No retry will help: a bad or unreachable recipient, a refused message. Failed at once, shown on the case."""
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryReceipt:
@@ -109,4 +135,8 @@ class ChannelAdapter(Protocol):
         """Answer the provider the way it expects once the events are stored."""
 
     async def send(self, message: OutboundMessage) -> DeliveryReceipt:
-        """Deliver one outbound message through the provider."""
+        """Deliver one outbound message through the provider.
+
+        Raise TransientSendError or PermanentSendError; any other exception counts as transient.
+        Pass `message.idempotency_key` to providers that accept one.
+        """

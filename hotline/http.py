@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from casework import staff
 from casework.models import Actor, Role
 from hotline.errors import BadRequest, Forbidden, HotlineError, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from kernel.time import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response("internal_error", 500)
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return rfc3339(value)  # RFC 3339, not str(datetime)'s space-separated form
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def json_dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(value, ensure_ascii=False, default=_json_default)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -101,13 +112,21 @@ async def staff_actor(request: web.Request, *roles: Role) -> Actor:
         if found is None:
             raise Unauthorized("authentication required")
         actor, _, csrf = found
-        if via_cookie and request.method not in SAFE_METHODS:
-            if not csrf or request.headers.get("X-CSRF-Token") != csrf:
-                raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
+        if via_cookie and request.method not in SAFE_METHODS and not _csrf_matches(request, csrf):
+            raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
         request[ACTOR] = actor
     if roles and actor.role not in roles:
         raise Forbidden("your role may not do this")
     return actor
+
+
+def _csrf_matches(request: web.Request, expected: str | None) -> bool:
+    """Compare the X-CSRF-Token header with the session's token in constant time."""
+    sent = request.headers.get("X-CSRF-Token")
+    if not expected or sent is None:
+        return False
+    # aiohttp keeps undecodable header bytes as surrogates; bytes compare whatever was sent.
+    return hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def _token(request: web.Request) -> tuple[str | None, bool]:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from arq import Retry
 
 from casework import actions, assignment, codes, store
 from casework.models import SYSTEM, Status
-from channels.base import OutboundMessage
+from channels.base import OutboundMessage, PermanentSendError, SendError
 from hotline import metrics, queue
 from hotline.services import Services
 from integrations.procedures import suggest_for_case
@@ -41,19 +42,45 @@ async def process_case(ctx: dict[str, Any], *, case_id: int) -> str:
     services: Services = ctx["services"]
     started = time.perf_counter()
     try:
-        return await _process(services, case_id)
-    except Exception as e:
-        metrics.JOB_FAILURES.labels("process_case").inc()
-        async with services.pool.acquire() as conn:
-            attempts = await store.bump_attempts(conn, case_id)
-            await store.update_case(conn, case_id, {"process_error": f"{type(e).__name__}: {e}"[:500]})
-        if attempts >= services.settings.job_max_tries:
-            await _give_up(services, case_id, e)
-            return "gave_up"
-        log.warning("case %s: processing failed (attempt %s): %s", case_id, attempts, type(e).__name__)
-        raise Retry(defer=_backoff(attempts)) from e
+        try:
+            outcome = await _process(services, case_id)
+        except Exception as e:
+            metrics.JOB_FAILURES.labels("process_case").inc()
+            async with services.pool.acquire() as conn:
+                attempts = await store.bump_attempts(conn, case_id)
+                await store.update_case(conn, case_id, {"process_error": f"{type(e).__name__}: {e}"[:500]})
+            if attempts >= services.settings.job_max_tries:
+                await _after_commit(services, await _give_up(services, case_id, e))
+                return "gave_up"
+            log.warning("case %s: processing failed (attempt %s): %s", case_id, attempts, type(e).__name__)
+            raise Retry(defer=_backoff(attempts)) from e
+        # The case is processed and committed: nothing from here on may mark it failed.
+        await _after_commit(services, outcome)
+        return outcome.status
     finally:
         metrics.JOB_SECONDS.labels("process_case").observe(time.perf_counter() - started)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What processing committed, and what is left to do after the commit."""
+
+    status: str
+    send_ids: tuple[int, ...] = ()
+    department: str | None = None
+    created_at: datetime | None = None
+
+
+async def _after_commit(services: Services, outcome: Outcome) -> None:
+    """Follow-ups of a committed case; each failure is logged, none undoes or fails the processing."""
+    if outcome.created_at is not None:
+        metrics.PROCESS_LAG.observe((services.clock() - outcome.created_at).total_seconds())
+    if outcome.status == "processed":
+        try:
+            await assignment.backfill(services.pool, outcome.department)
+        except Exception as e:  # the assignment cron and the next presence change retry it
+            log.warning("assignment backfill after processing failed: %s", type(e).__name__)
+    await services.jobs.send(*outcome.send_ids)
 
 
 async def _process(services: Services, case_id: int) -> str:
@@ -61,9 +88,9 @@ async def _process(services: Services, case_id: int) -> str:
         case = await store.get_case(conn, case_id)
     if case is None:
         log.warning("case %s: not found, nothing to process", case_id)
-        return "missing"
+        return Outcome("missing")
     if case["processed_at"] is not None:
-        return "already_processed"
+        return Outcome("already_processed")
 
     # CPU work happens outside any transaction.
     result = services.classifier.classify(case["description"])
@@ -96,8 +123,8 @@ async def _process(services: Services, case_id: int) -> str:
     async with services.pool.acquire() as conn, conn.transaction():
         case = await store.get_case(conn, case_id, lock=True)
         if case is None or case["processed_at"] is not None:
-            return "already_processed"
-        values: dict[str, Any] = {"processed_at": datetime.now(UTC), "process_error": None}
+            return Outcome("already_processed")
+        values: dict[str, Any] = {"processed_at": services.clock(), "process_error": None}
         if result is not None:
             values.update(
                 field=result.field, confidence=result.confidence, urgent=result.urgent,
@@ -136,7 +163,7 @@ async def _process(services: Services, case_id: int) -> str:
                 values.update(status=Status.FORWARDED.value, department=decision.department,
                               routing_reason=decision.reason, due_at=decision.due_at,
                               deadline_reason=decision.deadline_reason, priority=decision.priority,
-                              sla_policy_id=decision.policy_id, forwarded_at=datetime.now(UTC))
+                              sla_policy_id=decision.policy_id, forwarded_at=services.clock())
                 target, reason = Status.FORWARDED, decision.reason
                 await store.insert_event(
                     conn, case_id, SYSTEM, "routed",
@@ -154,26 +181,33 @@ async def _process(services: Services, case_id: int) -> str:
         else:
             # Staff moved the case before the job ran; keep their decision.
             await store.update_case(conn, case_id, values)
-        # Recognise the citizen behind the report's phone, email or chat id (one citizen across
-        # channels) before the acknowledgement looks up where to send it.
-        await store.link_citizen(conn, case_id)
-        case = await store.get_case(conn, case_id)
-        locale = case["locale"]
-        text = ACK_TEXT.get(locale, ACK_TEXT["vi"]).format(
-            code=codes.display(case["tracking_code"]),
-            url=f"{services.settings.public_url}/track/{case['tracking_code']}",
-        )
+        parent_code = None
         if duplicate is not None:
             parent = await store.get_case(conn, duplicate.parent_id)
-            text += " " + DUPLICATE_TEXT.get(locale, DUPLICATE_TEXT["vi"]).format(
-                parent=codes.display(parent["tracking_code"]))
-        ack_id = await actions.queue_outbound(conn, case, kind="ack", key=f"ack:{case_id}", author_id=None, text=text)
+            parent_code = parent["tracking_code"] if parent is not None else None
+        ack_id = await _link_and_acknowledge(conn, services, case_id, duplicate_of_code=parent_code)
         if ack_id is not None:
             send_ids.append(ack_id)
-    metrics.PROCESS_LAG.observe((datetime.now(UTC) - case["created_at"]).total_seconds())
-    await assignment.backfill(services.pool, decision.department if decision is not None else None)
-    await queue.enqueue_send(services.redis, services.settings.queue_name, *send_ids)
-    return "processed"
+    return Outcome("processed", tuple(send_ids), decision.department if decision is not None else None,
+                   case["created_at"])
+
+
+async def _link_and_acknowledge(conn, services: Services, case_id: int, *,  # noqa: ANN001 - a connection
+                                duplicate_of_code: str | None = None) -> int | None:
+    """Recognise the citizen and queue the acknowledgement with the case code, once per case."""
+    # Recognise the citizen behind the report's phone, email or chat id (one citizen across
+    # channels) before the acknowledgement looks up where to send it.
+    await store.link_citizen(conn, case_id)
+    case = await store.get_case(conn, case_id)
+    locale = case["locale"]
+    text = ACK_TEXT.get(locale, ACK_TEXT["vi"]).format(
+        code=codes.display(case["tracking_code"]),
+        url=f"{services.settings.public_url}/track/{case['tracking_code']}",
+    )
+    if duplicate_of_code is not None:
+        text += " " + DUPLICATE_TEXT.get(locale, DUPLICATE_TEXT["vi"]).format(
+            parent=codes.display(duplicate_of_code))
+    return await actions.queue_outbound(conn, case, kind="ack", key=f"ack:{case_id}", author_id=None, text=text)
 
 
 def _checked_entities(entities: dict[str, Any]) -> dict[str, Any]:
@@ -191,24 +225,34 @@ def _triage_reason(result, field: str | None) -> str:
     return f"no routing rule for field {field}: a person routes this case"
 
 
-async def _give_up(services: Services, case_id: int, error: Exception) -> None:
-    """After the last retry, hand the case to people rather than leave it in limbo."""
+async def _give_up(services: Services, case_id: int, error: Exception) -> Outcome:
+    """After the last retry, hand the case to people rather than leave it in limbo.
+
+    The citizen is still recognised and acknowledged: their report is in, whoever classifies it.
+    """
     async with services.pool.acquire() as conn, conn.transaction():
         case = await store.get_case(conn, case_id, lock=True)
         if case is None or case["processed_at"] is not None:
-            return
-        await store.update_case(conn, case_id, {"processed_at": datetime.now(UTC), **(
+            return Outcome("already_processed")
+        await store.update_case(conn, case_id, {"processed_at": services.clock(), **(
             {"status": Status.TRIAGE.value} if case["status"] == Status.RECEIVED else {})})
         if case["status"] == Status.RECEIVED:
             await store.insert_event(
                 conn, case_id, SYSTEM, "status", from_status=Status.RECEIVED, to_status=Status.TRIAGE,
                 reason=f"automatic processing failed ({type(error).__name__}): a person takes over", public=True,
             )
+        ack_id = await _link_and_acknowledge(conn, services, case_id)
     log.error("case %s: processing failed for good; sent to triage", case_id)
+    return Outcome("gave_up", (ack_id,) if ack_id is not None else ())
 
 
 async def send_message(ctx: dict[str, Any], *, message_id: int) -> str:
-    """Deliver one outbox message through its channel's adapter; never twice."""
+    """Deliver one outbox message through its channel's adapter.
+
+    At least once, not exactly once: if the worker dies after the provider took the message and
+    before the commit below, the sweeper hands the message out again after the send timeout. The
+    window is one provider call; providers that accept an idempotency key get the message's own.
+    """
     services: Services = ctx["services"]
     started = time.perf_counter()
     try:
@@ -218,9 +262,7 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> str:
             return "not_queued"
         adapter = services.adapters.get(row["channel"])
         if adapter is None:
-            async with services.pool.acquire() as conn:
-                await store.finish_outbound(conn, message_id, status="failed", external_id=None,
-                                            error=f"no adapter for channel {row['channel']}")
+            await _fail_delivery(services, row, f"no adapter for channel {row['channel']}")
             log.error("message %s: no adapter for channel %s", message_id, row["channel"])
             return "failed"
         try:
@@ -228,16 +270,23 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> str:
                 message_id=message_id, channel=row["channel"], recipient=row["recipient"], text=row["text"],
                 case_code=row["tracking_code"], locale=row["locale"] or "vi",
             ))
-        except Exception as e:
+        except PermanentSendError as e:
             metrics.JOB_FAILURES.labels("send_message").inc()
-            final = row["attempts"] >= services.settings.job_max_tries
-            async with services.pool.acquire() as conn:
-                await store.finish_outbound(conn, message_id, status="failed" if final else "queued",
-                                            external_id=None, error=f"{type(e).__name__}: {e}"[:500])
-            log.warning("message %s: send failed (attempt %s): %s", message_id, row["attempts"], type(e).__name__)
-            if final:
+            await _fail_delivery(services, row, _send_error(e))
+            log.warning("message %s: refused for good by the provider (%s)", message_id, e.provider_code)
+            return "failed"
+        except Exception as e:  # anything else may pass: a busy or unreachable provider
+            metrics.JOB_FAILURES.labels("send_message").inc()
+            if row["attempts"] >= services.settings.job_max_tries:
+                await _fail_delivery(services, row, _send_error(e))
+                log.warning("message %s: send failed %s times; given up", message_id, row["attempts"])
                 return "failed"
-            raise Retry(defer=_backoff(row["attempts"])) from e
+            async with services.pool.acquire() as conn:
+                await store.finish_outbound(conn, message_id, status="queued", external_id=None,
+                                            error=_send_error(e))
+            log.warning("message %s: send failed (attempt %s): %s", message_id, row["attempts"], type(e).__name__)
+            retry_after = getattr(e, "retry_after", None)
+            raise Retry(defer=max(_backoff(row["attempts"]), int(retry_after or 0))) from e
         async with services.pool.acquire() as conn:
             await store.finish_outbound(conn, message_id, status=receipt.status,
                                         external_id=receipt.provider_message_id, error=None)
@@ -246,13 +295,29 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> str:
         metrics.JOB_SECONDS.labels("send_message").observe(time.perf_counter() - started)
 
 
+def _send_error(e: Exception) -> str:
+    if isinstance(e, SendError):
+        return (f"{e.provider_code}: {e.reason}" if e.provider_code else e.reason)[:500]
+    return f"{type(e).__name__}: {e}"[:500]
+
+
+async def _fail_delivery(services: Services, row, error: str) -> None:  # noqa: ANN001 - the claimed row
+    """Mark a message failed and say so on its case's timeline, where staff will see it."""
+    async with services.pool.acquire() as conn, conn.transaction():
+        await store.finish_outbound(conn, row["id"], status="failed", external_id=None, error=error)
+        await store.insert_event(conn, row["case_id"], SYSTEM, "delivery_failed",
+                                 changes={"message_id": row["id"], "channel": row["channel"], "error": error})
+
+
 async def sweep(ctx: dict[str, Any], *, older_than: int | None = None) -> dict[str, int]:
     """Re-enqueue cases not processed and messages not sent in time: a lost Redis job loses nothing."""
     services: Services = ctx["services"]
     after = services.settings.sweep_after_seconds if older_than is None else older_than
     async with services.pool.acquire() as conn:
         case_ids = await store.unprocessed_cases(conn, after)
-        stuck = 5 * services.settings.sweep_after_seconds
+        # A message claimed longer ago than a send may run (arq cancels it at the timeout) was
+        # being sent by a worker that died; the margin covers the commit after the provider call.
+        stuck = services.settings.send_timeout_seconds + 10
         message_ids = await store.stale_outbox(conn, after, stuck_after_seconds=stuck)
     queue_name = services.settings.queue_name
     requeued = {"cases": await queue.enqueue_processing(services.redis, queue_name, *case_ids),

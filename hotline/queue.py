@@ -67,35 +67,59 @@ async def enqueue_send(redis: ArqRedis, queue: str, *message_ids: int) -> int:
     return await enqueue_many(redis, queue, [(send_job_id(i), SEND_MESSAGE, {"message_id": i}) for i in message_ids])
 
 
-class BackgroundEnqueuer:
-    """Enqueues processing jobs for just-stored reports after the response, in batches.
+class QueueJobs:
+    """The `kernel.jobs.Jobs` interface on arq: processing and sending requests, off the request path.
 
-    The report is already committed when `submit` is called, so a crash before the batch reaches
-    Redis loses no report: the sweeper re-enqueues every case not processed within a minute.
+    Callers hand in ids of rows already committed. In "background" mode the ids are batched and
+    enqueued right after the response, one Redis round trip per batch; in "inline" mode the call
+    waits for Redis. Either way a Redis failure is logged and swallowed: the sweeper re-enqueues
+    every case not processed and every message not sent, so nothing is lost and the caller never
+    answers 500 for work it has already stored.
     """
 
-    def __init__(self, redis: ArqRedis, queue: str) -> None:
+    def __init__(self, redis: ArqRedis, queue: str, *, background: bool = True) -> None:
         self.redis = redis
         self.queue = queue
-        self._pending: list[int] = []
+        self.background = background
+        self._pending: list[tuple[str, str, dict]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="background-enqueuer")
+        if self.background:
+            self._task = asyncio.create_task(self._run(), name="background-enqueuer")
+
+    async def process(self, *case_ids: int) -> None:
+        await self._submit([(process_job_id(i), PROCESS_CASE, {"case_id": i}) for i in case_ids])
+
+    async def send(self, *message_ids: int) -> None:
+        await self._submit([(send_job_id(i), SEND_MESSAGE, {"message_id": i}) for i in message_ids])
 
     def submit(self, case_id: int) -> None:
-        self._pending.append(case_id)
+        """Queue one case for processing without awaiting (the intake fast path)."""
+        self._pending.append((process_job_id(case_id), PROCESS_CASE, {"case_id": case_id}))
         self._wake.set()
+
+    async def _submit(self, jobs: list[tuple[str, str, dict]]) -> None:
+        if not jobs:
+            return
+        if self.background and self._task is not None:
+            self._pending.extend(jobs)
+            self._wake.set()
+            return
+        await self._enqueue(jobs)
 
     async def flush(self) -> int:
         batch, self._pending = self._pending, []
+        return await self._enqueue(batch)
+
+    async def _enqueue(self, batch: list[tuple[str, str, dict]]) -> int:
         if not batch:
             return 0
         try:
-            return await enqueue_processing(self.redis, self.queue, *batch)
+            return await enqueue_many(self.redis, self.queue, batch)
         except (RedisError, OSError) as e:
-            log.warning("%s cases stored but not enqueued (%s); the sweeper will pick them up",
+            log.warning("%s jobs stored but not enqueued (%s); the sweeper will pick them up",
                         len(batch), type(e).__name__)
             return 0
 
@@ -110,4 +134,5 @@ class BackgroundEnqueuer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._task = None
         await self.flush()

@@ -13,10 +13,11 @@ import classifier
 from channels.base import ChannelAdapter
 from channels.web.adapter import WebAdapter
 from hotline.db import create_pool
-from hotline.queue import BackgroundEnqueuer
+from hotline.queue import QueueJobs
 from hotline.settings import Settings
 from integrations.geocoding import NoGazetteer, load_default
 from integrations.geocoding.gazetteer import Gazetteer
+from kernel.time import Clock, utc_now
 from routing import Router
 from routing import store as routing_store
 
@@ -54,8 +55,14 @@ class Services:
     classifier: classifier.Classifier
     router: Router
     geocoder: Geocoder
+    jobs: QueueJobs
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
-    enqueuer: BackgroundEnqueuer | None = None
+    clock: Clock = utc_now
+
+    @property
+    def enqueuer(self) -> QueueJobs | None:
+        """The intake fast path: the jobs queue when it batches in the background."""
+        return self.jobs if self.jobs.background else None
 
     @classmethod
     async def start(cls, settings: Settings, *, processing: bool = True) -> Services:
@@ -63,10 +70,8 @@ class Services:
         assert settings.database_url and settings.redis_url, "resolve the server URLs first"
         pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         redis = await create_redis_pool(redis_settings(settings))
-        enqueuer = None
-        if settings.intake_enqueue == "background":
-            enqueuer = BackgroundEnqueuer(redis, settings.queue_name)
-            enqueuer.start()
+        jobs = QueueJobs(redis, settings.queue_name, background=settings.intake_enqueue == "background")
+        jobs.start()
         return cls(
             settings=settings,
             pool=pool,
@@ -75,7 +80,7 @@ class Services:
             router=Router(),
             geocoder=load_geocoder(settings) if processing else NoGazetteer(),
             adapters=build_adapters(settings),
-            enqueuer=enqueuer,
+            jobs=jobs,
         )
 
     async def current_router(self) -> Router:
@@ -87,8 +92,7 @@ class Services:
         return self.router
 
     async def close(self) -> None:
-        if self.enqueuer is not None:
-            await self.enqueuer.close()
+        await self.jobs.close()
         await self.redis.aclose()
         await self.pool.close()
 

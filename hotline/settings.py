@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,9 @@ class Settings(BaseSettings):
     sweep_after_seconds: int = 60
     sweep_interval_seconds: int = 15
     job_max_tries: int = 8
+    # The longest one delivery may take; a message still `sending` this long (plus a margin) after
+    # it was claimed belongs to a worker that died, and goes back to the queue.
+    send_timeout_seconds: int = 30
     # "background": intake responds once the report is stored and enqueues in batches right after;
     # "inline": the request waits for Redis too. Either way the sweeper is the backstop.
     intake_enqueue: Literal["background", "inline"] = "background"
@@ -59,6 +63,53 @@ class Settings(BaseSettings):
     # beside the repository. `hotline demo` imports it once when it is there.
     procedures_dir: Path = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "procedures"
 
+    # What kind of deployment this is: `hotline demo` refuses to create its well-known sign-ins in production.
+    env: Literal["development", "production", "test"] = Field(
+        default="development", validation_alias=AliasChoices("HOTLINE_ENV")
+    )
+
+    # Requests per client address and window (seconds) on the public and sign-in endpoints, counted in
+    # Redis so every web process shares them; 0 requests turns one class off. When Redis is unreachable
+    # every request is let through: intake is never refused for want of a counter.
+    rate_limits_enabled: bool = True
+    rate_limit_intake_requests: int = 60
+    rate_limit_intake_window_seconds: int = 60
+    rate_limit_lookup_requests: int = 60
+    rate_limit_lookup_window_seconds: int = 60
+    rate_limit_login_requests: int = 10
+    rate_limit_login_window_seconds: int = 60
+    rate_limit_open311_requests: int = 60
+    rate_limit_open311_window_seconds: int = 60
+    # Reverse proxies whose X-Forwarded-For is believed, as addresses or networks (comma-separated).
+    # Empty: the peer address is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    # Staff sign-in: this many failures for one user name within the window lock it for the lockout
+    # period, whatever the password (0 failures turns the lockout off).
+    login_max_failures: int = 5
+    login_failure_window_seconds: int = 900
+    login_lockout_seconds: int = 900
+    # API tokens issued from the command line expire after this many days unless told otherwise (0: never).
+    api_token_days: int = 90
+    # host:port of a second listener serving /metrics without authentication (keep it private). On the
+    # main address /metrics always needs an admin token.
+    metrics_listen: str | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        return [str(ip_network(str(item).strip(), strict=False)) for item in items if str(item).strip()]
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_host_port(value)
+        return value
+
     @property
     def public_url(self) -> str:
         return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -66,3 +117,11 @@ class Settings(BaseSettings):
     @property
     def max_multipart_bytes(self) -> int:
         return self.max_photos * self.max_photo_bytes + 1024 * 1024
+
+
+def split_host_port(listen: str) -> tuple[str, int]:
+    """Split `host:port` (`[::1]:9100` for IPv6) into its parts; ValueError when it is not that."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {listen!r}")
+    return host.removeprefix("[").removesuffix("]"), int(port)

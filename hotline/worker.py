@@ -20,7 +20,8 @@ def worker_functions(settings: Settings) -> list:
     tries = settings.job_max_tries + 1
     return [
         func(pipeline.process_case, name=queue.PROCESS_CASE, keep_result=0, max_tries=tries),
-        func(pipeline.send_message, name=queue.SEND_MESSAGE, keep_result=0, max_tries=tries),
+        func(pipeline.send_message, name=queue.SEND_MESSAGE, keep_result=0, max_tries=tries,
+             timeout=settings.send_timeout_seconds),
     ]
 
 

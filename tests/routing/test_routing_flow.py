@@ -12,6 +12,7 @@ from hotline import escalation, pipeline
 from hotline.demo import seed
 from hotline.http import SERVICES
 from hotline.services import Services
+from kernel.time import LOCAL_TZ, FixedClock
 from tests.conftest import auth
 
 BEN_THANH = "26743"
@@ -175,23 +176,30 @@ async def test_department_transfers_and_rejects(client, tokens, pool, seeded):
     assert (await client.get(f"/api/v1/cases/{case.case_id}", headers=auth(evn))).status == 403
 
 
-async def test_pausing_for_the_citizen_extends_the_deadline(client, tokens, pool, seeded):
+@pytest.mark.parametrize("opened_local", ["2026-12-07T09:00", "2026-12-07T19:30"])
+async def test_pausing_for_the_citizen_extends_the_deadline(client, tokens, pool, seeded, opened_local):
+    # The clock is set, not read: the test means the same in the morning and in the evening.
     services = client.app[SERVICES]
+    opened = datetime.fromisoformat(opened_local).replace(tzinfo=LOCAL_TZ)
+    services.clock = clock = FixedClock(opened)
     case = await _case(pool)
+    await pool.execute("UPDATE cases SET created_at = $1", opened)
     await _process(services, case.case_id, "electricity")
     before = await pool.fetchval("SELECT due_at FROM cases WHERE id = $1", case.case_id)
     h = auth(tokens["agent"])
+    # Paused on Tuesday 14:00 for two working hours (the office works 7:30–11:30 and 13:00–17:00).
+    clock.at = datetime(2026, 12, 8, 14, 0, tzinfo=LOCAL_TZ)
     resp = await client.post(f"/api/v1/cases/{case.case_id}/pause", json={"reason": "chờ địa chỉ cụ thể"}, headers=h)
     assert (await resp.json())["clock_paused"] is True
     assert (await client.post(f"/api/v1/cases/{case.case_id}/pause", json={"reason": "x"}, headers=h)).status == 409
-    # The pause lasted two hours.
-    await pool.execute("UPDATE case_pauses SET started_at = started_at - interval '2 hours'")
-    await pool.execute("UPDATE cases SET clock_paused_at = clock_paused_at - interval '2 hours'")
+    clock.advance(hours=2)
     resp = await client.post(f"/api/v1/cases/{case.case_id}/resume", json={}, headers=h)
     after = (await resp.json())["due_at"]
-    assert resp.status == 200 and datetime.fromisoformat(after) > before
+    calendar = (await services.current_router()).calendar
+    assert resp.status == 200
+    assert calendar.working_minutes_between(before, datetime.fromisoformat(after)) == 120
     event = await pool.fetchrow("SELECT changes FROM case_events WHERE kind = 'clock_resumed'")
-    assert 7190 <= event["changes"]["paused_seconds"] <= 7300
+    assert event["changes"]["paused_seconds"] == 7200
 
 
 async def test_escalation_marks_at_risk_then_overdue_once(services, pool):
