@@ -2,6 +2,11 @@
 
     python -m integrations.geocoding.build [--admin-units DIR] [--out PATH]
 
+Sources (data/SOURCE.md says where each comes from): the 168 new wards, the pre-2025 communes mapped to
+them (Resolution 1685/NQ-UBTVQH15), the pre-2025 districts, and the units merged away on 1 January 2021
+(Resolution 1111/NQ-UBTVQH14: Phường 6, 7, 8 of Quận 3 into Võ Thị Sáu; Quận 2, Quận 9 and Quận Thủ Đức
+into Thành phố Thủ Đức...), each resolved through the 2021–2025 unit that took it in.
+
 Deterministic: the same inputs give the same bytes. The polygons are read from the shared data folder and
 only a simplified copy goes into the (git-ignored) artifact; without them the gazetteer is names-only.
 """
@@ -15,6 +20,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -30,20 +36,22 @@ from .paths import (
     DATA_DIR,
     DEFAULT_PATH,
     DISTRICTS_CSV,
+    MERGED_2021_CSV,
     OLD_WARDS_CSV,
     POLYGONS,
     WARDS_CSV,
     default_admin_units_dir,
 )
-from .text import fold
+from .text import fold, name_key
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: the units merged away in 2021
 # Coverage simplification keeps shared borders shared (no new gaps or overlaps). At 10 m the largest
 # displacement of any border, measured as the Hausdorff distance per ward, is about 10 m; 62k of 217k
 # vertices remain.
 TOLERANCE_M = 10.0
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,7 @@ class BuildReport:
     has_boundaries: bool
     vertices: int
     max_error_m: float
+    merged_2021: int = 0
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -82,8 +91,49 @@ def _order_targets(old_code: str, old_name: str, targets: list[str], names: dict
     return tuple(sorted(targets, key=rank))
 
 
+def read_merged_2021(rows: list[dict[str, str]], old_wards: list[tuple[Any, ...]],
+                     districts: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[str, str, str]]]:
+    """Resolve the units merged away in 2021 through the pre-2025 unit that took them in.
+
+    A ward becomes one more old ward of its successor's district, with the successor's new unit(s) as
+    targets; a district becomes another name of its successor. Every row is checked against the pre-2025
+    data, so a wrong or stale row fails the build instead of misplacing addresses.
+    """
+    by_key = {(o[3], name_key(o[1])): o for o in old_wards}
+    district_names = {d[0]: d[1] for d in districts}
+    wards: dict[tuple[str, str], tuple[Any, ...]] = {}
+    aliases: dict[str, tuple[str, str, str]] = {}
+    moved = {r["old_name"]: r["successor_district_code"] for r in rows if r["level"] == "district"}
+    for r in rows:
+        where = f"{MERGED_2021_CSV}: {r['old_name']}"
+        code = r["successor_district_code"]
+        if district_names.get(code) != r["successor_district"]:
+            raise ValueError(f"{where}: district {code} is not {r['successor_district']!r}")
+        if not r["resolution"] or not _DATE.fullmatch(r["effective"]):
+            raise ValueError(f"{where}: needs its resolution and an effective date (YYYY-MM-DD)")
+        if r["level"] == "district":
+            if r["successor_name"] != r["successor_district"] or name_key(r["old_name"]) in aliases:
+                raise ValueError(f"{where}: a district row names its successor district once")
+            aliases[name_key(r["old_name"])] = (r["old_name"], code, r["resolution"])
+        elif r["level"] == "ward":
+            key = (code, name_key(r["old_name"]))
+            successor = by_key.get((code, name_key(r["successor_name"])))
+            if successor is None or successor[1] != r["successor_name"]:
+                raise ValueError(f"{where}: {r['successor_name']!r} is not a pre-2025 ward of {code}")
+            if key in by_key or key in wards:
+                raise ValueError(f"{where}: the name is already taken in {r['successor_district']}")
+            if r["old_district"] != r["successor_district"] and moved.get(r["old_district"]) != code:
+                raise ValueError(f"{where}: its district {r['old_district']!r} did not become {code}")
+            _, successor_name, ward_type, _, province, targets = successor
+            wards[key] = (f"{code}/{r['old_name']}", r["old_name"], ward_type, code, province, targets,
+                          successor_name, r["resolution"])
+        else:
+            raise ValueError(f"{where}: level must be 'ward' or 'district', not {r['level']!r}")
+    return sorted(wards.values()), sorted(aliases.values())
+
+
 def read_tables(data_dir: Path = DATA_DIR) -> dict[str, Any]:
-    """Read the three CSVs into the artifact's plain tuples."""
+    """Read the four CSVs into the artifact's plain tuples."""
     wards_rows = _rows(data_dir / WARDS_CSV)
     old_rows = _rows(data_dir / OLD_WARDS_CSV)
     district_rows = _rows(data_dir / DISTRICTS_CSV)
@@ -117,8 +167,11 @@ def read_tables(data_dir: Path = DATA_DIR) -> dict[str, Any]:
         counts = per_district[r["district_code"]]
         targets = tuple(sorted(counts, key=lambda c: (-counts[c], c)))
         districts.append((r["district_code"], r["district_name"], r["district_type"], r["province_code"], targets))
+    merged_wards, merged_districts = read_merged_2021(_rows(data_dir / MERGED_2021_CSV), old_wards, districts)
     return {"wards": wards, "old_wards": old_wards, "districts": districts,
-            "sources": {name: _sha256(data_dir / name) for name in (WARDS_CSV, OLD_WARDS_CSV, DISTRICTS_CSV)}}
+            "merged_2021_wards": merged_wards, "merged_2021_districts": merged_districts,
+            "sources": {name: _sha256(data_dir / name)
+                        for name in (WARDS_CSV, OLD_WARDS_CSV, DISTRICTS_CSV, MERGED_2021_CSV)}}
 
 
 def read_shapes(polygons: Path, codes: list[str]) -> dict[str, Any]:
@@ -160,7 +213,8 @@ def build_gazetteer(admin_units_dir: Path | None, out: Path, *, data_dir: Path =
     shapes = artifact["shapes"] or {}
     return BuildReport(out=out, wards=len(artifact["wards"]), old_wards=len(artifact["old_wards"]),
                        districts=len(artifact["districts"]), has_boundaries=bool(shapes),
-                       vertices=shapes.get("vertices", 0), max_error_m=shapes.get("max_error_m", 0.0))
+                       vertices=shapes.get("vertices", 0), max_error_m=shapes.get("max_error_m", 0.0),
+                       merged_2021=len(artifact["merged_2021_wards"]) + len(artifact["merged_2021_districts"]))
 
 
 def stale_reason(sources: dict[str, str], has_boundaries: bool, admin_units_dir: Path | None,
@@ -186,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     boundaries = (f"{report.vertices} vertices, border error <= {report.max_error_m} m" if report.has_boundaries
                   else "names only (no polygons found)")
     print(f"{report.out}: {report.wards} wards, {report.old_wards} old wards, {report.districts} old districts; "
-          f"{boundaries}")
+          f"{boundaries}; {report.merged_2021} units merged away in 2021")
     return 0
 
 

@@ -5,10 +5,12 @@ order: the exact name (diacritics, or their absence in an accented address, brea
 Thạnh An); a misspelt old ward of the district the address names; a ward followed by its district with no
 marker ("Bà Điểm Hóc Môn"); a close misspelling of the whole name (ratio >= 0.85); an exact run of its words
 ("Nguyễn Trãi Bến Nghé"); a looser misspelling (>= 0.8). An old ward is looked up within the old district
-the address names ("Phường 5" exists in nine districts). New names win over old names, except when the
-address names an old district that had a ward of that name: then the address is in the old form. With a
-marked ward or several unmarked pieces, the last unmarked piece that is exactly a district's name is the
-district ("Phường 26, Bình Thạnh"); a single unmarked piece is a ward first ("Bình Thạnh" is also a new ward).
+the address names ("Phường 5" exists in nine districts). A ward merged away in 2021 ("Phường 6, Quận 3", by
+then Võ Thị Sáu) is found only within its district, and goes where the ward that took it in went. New names
+win over old names, except when the address names an old district that had a ward of that name: then the
+address is in the old form. With a marked ward or several unmarked pieces, the last unmarked piece that is
+exactly a district's name is the district ("Phường 26, Bình Thạnh"); a single unmarked piece is a ward first
+("Bình Thạnh" is also a new ward).
 
 A point is placed by point-in-polygon; near a border (20 m) or just outside every ward (50 m) the result
 carries a lower confidence and the neighbours as candidates. With both an address and a point, the point
@@ -51,10 +53,12 @@ FUZZY_CUTOFF = 0.8  # ratio for a marked name; an unmarked piece needs UNMARKED_
 UNMARKED_CUTOFF = 0.86
 CLOSE_CUTOFF = 0.85  # a misspelling this close to a whole name beats an exact match of part of it
 DISAGREE_M = 1000.0
+MERGED_EARLIER = 0.95  # factor: a ward merged away in 2021, placed through the ward that took it in
 MATCH_CACHE_SIZE = 8192  # addresses repeat (the same estate, the same market): remember the last few thousand
-# Citizens still write the districts merged before 2025: Quận 2, Quận 9 and Quận Thủ Đức became Thành phố
-# Thủ Đức in 2021; Long Điền and Đất Đỏ became Huyện Long Đất before March 2025 (the data's date).
-DISTRICT_ALIASES = {"2": "769", "9": "769", "longdien": "753", "datdo": "753"}
+# Citizens still write the districts merged before 2025. Quận 2, Quận 9 and Quận Thủ Đức (Thành phố Thủ Đức
+# since 2021) come from data/hcmc_units_merged_2021.csv; Long Điền and Đất Đỏ became Huyện Long Đất before
+# March 2025 (the data's date).
+DISTRICT_ALIASES = {"longdien": "753", "datdo": "753"}
 
 
 class Refiner(Protocol):
@@ -84,10 +88,15 @@ class Gazetteer:
 
     def __init__(self, wards: Iterable[Ward], old_wards: Iterable[OldWard], districts: Iterable[District],
                  shapes: WardShapes | None = None, refiner: Refiner | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None, merged_wards: Iterable[OldWard] = (),
+                 district_aliases: Iterable[tuple[str, str]] = ()) -> None:
+        """`merged_wards`: wards merged away in 2021; `district_aliases`: (old name, district code) pairs."""
         self.wards = {w.code: w for w in wards}
         self.old_wards = {o.code: o for o in old_wards}
+        self.merged_wards = {o.code: o for o in merged_wards}
+        self._units = self.old_wards | self.merged_wards
         self.districts = {d.code: d for d in districts}
+        self.district_aliases = tuple(district_aliases)
         self.shapes = shapes
         self.refiner = refiner
         self.meta = meta or {}
@@ -114,6 +123,9 @@ class Gazetteer:
             shapes=WardShapes.from_wkb(shapes["codes"], shapes["wkb"]) if shapes else None,
             refiner=refiner,
             meta={k: v for k, v in (shapes or {}).items() if k not in ("codes", "wkb")} | {"sources": data["sources"]},
+            merged_wards=[OldWard(c, n, t, d, p, tuple(ts), into, by)
+                          for c, n, t, d, p, ts, into, by in data["merged_2021_wards"]],
+            district_aliases=[(n, c) for n, c, _ in data["merged_2021_districts"]],
         )
 
     @property
@@ -144,12 +156,16 @@ class Gazetteer:
         for d in self.districts.values():
             for t in d.targets:
                 formed_from.setdefault(t, set()).add(d.code)
+        for o in self.merged_wards.values():
+            # Only within its district: "Phường Bình An" without one is Dĩ An's, which lived until 2025.
+            add(self._old_in, (o.district_code, name_key(o.full_name)), o.code)
+            self._old_accent[o.code] = accent_key(o.full_name)
         self._formed_from = {c: frozenset(v) for c, v in formed_from.items()}
         self._province = {d.code: d.province_code for d in self.districts.values()}
         self._district: dict[str, tuple[str, ...]] = {}
         for d in self.districts.values():
             add(self._district, name_key(d.full_name), d.code)
-        for alias, code in DISTRICT_ALIASES.items():
+        for alias, code in (*DISTRICT_ALIASES.items(), *((name_key(n), c) for n, c in self.district_aliases)):
             if code in self.districts:
                 add(self._district, alias, code)
         self._fuzzy_new = FuzzyIndex(list(self._new))
@@ -453,7 +469,7 @@ class Gazetteer:
 
     def _old_in_province(self, codes: tuple[str, ...], province: str | None) -> tuple[str, ...]:
         if province and len(codes) > 1:
-            return tuple(c for c in codes if self.old_wards[c].province_code == province) or codes
+            return tuple(c for c in codes if self._units[c].province_code == province) or codes
         return codes
 
     def _by_accent(self, codes: tuple[str, ...], spelled: str | None, accents: dict[str, str]) -> tuple[str, ...]:
@@ -478,7 +494,7 @@ class Gazetteer:
             confidence = min(confidence, AMBIGUOUS)
             candidates = news
         elif olds and not districts:
-            others = tuple(t for o in olds for t in self.old_wards[o].targets if t != news[0])
+            others = tuple(t for o in olds for t in self._units[o].targets if t != news[0])
             if others:
                 confidence = min(confidence, NEW_OR_OLD)
                 candidates = tuple(dict.fromkeys((news[0], *others)))
@@ -489,19 +505,23 @@ class Gazetteer:
                    score: float = 1.0) -> _Match:
         how = "=" if exact and score >= 1.0 else f"~{score:.2f}"
         if len(olds) > 1:
-            targets = Counter(t for o in olds for t in self.old_wards[o].targets)
+            targets = Counter(t for o in olds for t in self._units[o].targets)
             ordered = tuple(sorted(targets, key=lambda t: (-targets[t], t)))
             if len(ordered) > 1:
-                names = ", ".join(self.districts[self.old_wards[o].district_code].full_name for o in olds)
+                names = ", ".join(self.districts[self._units[o].district_code].full_name for o in olds)
                 return _Match(ordered[0], AMBIGUOUS * score, candidates=ordered,
                               matched=f"old ward '{text}' {how} several old wards ({names})")
-        old = self.old_wards[olds[0]]
+        old = self._units[olds[0]]
         district = self.districts[old.district_code]
         confidence = EXACT * base * score * _split_factor(len(old.targets))
+        merged = ""
+        if old.merged_into is not None:
+            confidence *= MERGED_EARLIER
+            merged = f", merged into {old.merged_into} in 2021 ({old.merged_by})"
         split = " (split)" if len(old.targets) > 1 else ""
         return _Match(old.targets[0], confidence, old_ward=old.full_name, old_district=district.full_name,
                       candidates=old.targets if len(old.targets) > 1 else (),
-                      matched=f"old ward '{text}' {how} {old.full_name}, {district.full_name}{split}")
+                      matched=f"old ward '{text}' {how} {old.full_name}, {district.full_name}{merged}{split}")
 
     def _fuzzy_in_districts(self, key: str, districts: tuple[str, ...], base: float, text: str,
                             cutoff: float) -> _Match | None:

@@ -70,7 +70,11 @@ class Ward:
 
 @dataclass(frozen=True, slots=True)
 class OldWard:
-    """A commune-level unit before 1 July 2025 and the new unit(s) it went into (best guess first)."""
+    """A commune-level unit before 1 July 2025 and the new unit(s) it went into (best guess first).
+
+    A unit merged away earlier (in 2021) carries the unit that took it in and the resolution that did it;
+    its targets are that unit's.
+    """
 
     code: str
     full_name: str
@@ -78,6 +82,8 @@ class OldWard:
     district_code: str
     province_code: str
     targets: tuple[str, ...]
+    merged_into: str | None = None
+    merged_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

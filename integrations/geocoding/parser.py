@@ -4,7 +4,8 @@ Pure: no gazetteer, no I/O. Markers ("phường", "P.", "F", "Q.", "H.", "TP", "
 a part; the rest of the part runs to the next marker or separator, so the order does not matter and commas
 are optional ("P5Q3", "phuong ben nghe quan 1"). Without diacritics a marker word can also be part of a
 name ("Chợ Quán", "Bình Dương", "Nguyễn Tri Phương"); the bigrams below keep those names whole. Pieces with
-no marker are left in `unlabeled` for the gazetteer, which knows the names.
+no marker are left in `unlabeled` for the gazetteer, which knows the names. English forms count too: "Ward 6,
+District 3" (markers before the name) and "Thu Duc City", "Binh Thanh District", "An Phu Ward" (after it).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ _MARKERS: dict[tuple[str, ...], _Marker] = {
     ("thanh", "pho"): _m(DISTRICT, "thanh pho", "thành phố"),
     ("tp",): _m(DISTRICT, "thanh pho"),
     ("t", "p"): _m(DISTRICT, "thanh pho"),
+    ("district",): _m(DISTRICT, "quan"),
+    ("ward",): _m(WARD, "phuong"),
     ("tinh",): _m(CITY, "tinh", "tỉnh"),
     ("duong",): _m(STREET, None, "đường"),
     ("d",): _m(STREET, None, "đ", dot=True),
@@ -97,6 +100,8 @@ _CITY_KEYS: dict[str, str] = {
     **dict.fromkeys(("bariavungtau", "tinhbariavungtau", "brvt", "bariavt"), "77"),
 }
 _COUNTRY_KEYS = frozenset({"vietnam", "vn", "vietnamese", "socialistrepublicofvietnam"})
+# English unit words written after the name ("Thu Duc City"); no Vietnamese syllable folds to one of them.
+_SUFFIXES = {"city": (DISTRICT, "thanh pho"), "district": (DISTRICT, "quan"), "ward": (WARD, "phuong")}
 
 _DISTRICT_ABBREVIATIONS = {
     "bt": "Bình Thạnh", "tb": "Tân Bình", "tp": "Tân Phú", "pn": "Phú Nhuận", "gv": "Gò Vấp", "btan": "Bình Tân",
@@ -268,6 +273,13 @@ def _street(shown: str, tokens: list[_Token]) -> str:
     return _STREET_ABBREVIATIONS.get(_key(tokens)) or _text(shown, tokens)
 
 
+def _suffixed(toks: list[_Token]) -> tuple[str, str] | None:
+    """Return the role and unit type an English word after a name gives it ("Thu Duc City")."""
+    if len(toks) > 1 and toks[-1].kind == "word" and toks[-2].kind == "word":
+        return _SUFFIXES.get(toks[-1].fold)
+    return None
+
+
 def _names_city(seg: _Segment) -> bool:
     key = _key(seg.tokens)
     return seg.role == CITY or (seg.role in (None, DISTRICT) and seg.unit_type in (None, "thanh pho")
@@ -296,6 +308,10 @@ def parse_address(text: str) -> AddressParts:
         toks = seg.tokens
         key = _key(toks)
         if seg.role in (WARD, DISTRICT):
+            suffix = _suffixed(toks)
+            if suffix is not None and suffix[0] == seg.role:
+                toks = toks[:-1]  # "TP. Thủ Đức City": the marker already says it
+                key = _key(toks)
             if toks[0].kind == "num":
                 value = _number(toks[0])
             elif seg.role == DISTRICT and len(toks) == 1 and key in _DISTRICT_ABBREVIATIONS:
@@ -337,6 +353,10 @@ def parse_address(text: str) -> AddressParts:
             if toks[0].fold.isdigit() and len(toks[0].fold) <= 2 and DISTRICT not in found:
                 unlabeled.append(_number(toks[0]))  # "P.Hiệp Thành, 12": a district number without "Q."
             # otherwise a postcode or a stray number
+        elif (suffix := _suffixed(toks)) is not None and key not in _CITY_KEYS:
+            role, unit_type = suffix
+            if not put(role, _text(shown, toks[:-1]), unit_type):
+                unlabeled.append(_text(shown, toks[:-1]))
         elif seg.after in (HOUSE, ALLEY) or (seg.before == WARD and k < first_place):
             if not put(STREET, _street(shown, toks)):
                 unlabeled.append(_text(shown, toks))

@@ -12,6 +12,7 @@ ADMIN_UNITS_ENV = "HOTLINE_ADMIN_UNITS_DIR"
 POLYGONS = Path("vietnamese_provinces_database") / "hcmc_wards_2025.merged.min.geojson"
 WARDS_CSV, OLD_WARDS_CSV, DISTRICTS_CSV = (
     "hcmc_wards_2025.csv", "hcmc_old_to_new_wards_2025.csv", "old_districts_pre2025_hcm_bd_brvt.csv")
+MERGED_2021_CSV = "hcmc_units_merged_2021.csv"  # units merged away on 1 January 2021 (1111/NQ-UBTVQH14)
 
 
 def default_admin_units_dir() -> Path:

@@ -194,7 +194,8 @@ def test_con_dao_district_maps_to_its_single_successor(gazetteer: Gazetteer):
 
 
 def test_ward_abolished_before_2025_falls_back_to_its_district(gazetteer: Gazetteer):
-    # Phường 13, Quận 3 was merged into Phường 12 in 2020; the 2025 data no longer has it.
+    # Phường 13, Quận 3 was merged into Phường 12 on 1 January 2025 (1278/NQ-UBTVQH15): neither the 2025 data
+    # nor the 2021 merger table has it.
     result = gazetteer.resolve("hẻm 42/7 Lê Văn Sỹ phường 13 quận 3")
     assert result.old_district == "Quận 3"
     assert result.confidence <= 0.3

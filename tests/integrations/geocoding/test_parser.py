@@ -70,6 +70,14 @@ FORMS = [
     ("KP 3, P. Linh Trung, TP. Thủ Đức",
      dict(ward="Linh Trung", ward_type="phuong", district="Thủ Đức", district_type="thanh pho")),
     ("Đường số 5, P. Bình An", dict(street="Đường số 5", ward="Bình An", ward_type="phuong")),
+    # English unit words, before the name and after it
+    ("Ward 6, District 3, HCMC",
+     dict(ward="6", ward_type="phuong", district="3", district_type="quan", city="HCMC", province_code="79")),
+    ("Linh Trung Ward, Thu Duc City, Ho Chi Minh City",
+     dict(ward="Linh Trung", ward_type="phuong", district="Thu Duc", district_type="thanh pho",
+          city="Ho Chi Minh City", province_code="79")),
+    ("P. Bình An, TP. Thủ Đức City", dict(ward="Bình An", ward_type="phuong", district="Thủ Đức",
+                                          district_type="thanh pho")),
 ]
 EMPTY = dict(house_number=None, alley=None, street=None, ward=None, ward_type=None, district=None,
              district_type=None, city=None, province_code=None, unlabeled=())
