@@ -1,18 +1,24 @@
-"""Staff users, password hashing and API/session tokens."""
+"""Staff users, password hashing, sign-in lockout and API/session tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import math
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from casework.models import Actor, Role
-from hotline.errors import BadRequest, Conflict
+from hotline.errors import BadRequest, Conflict, HotlineError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+# Enough of a token to tell it apart when revoking one ("hl_" and 9 of its 43 random characters).
+TOKEN_PREFIX_CHARS = 12
+MIN_REVOKE_PREFIX = 8
 
 
 def hash_password(password: str) -> str:
@@ -27,6 +33,61 @@ def check_password(password: str, stored: str | None) -> bool:
     _, salt_hex, digest_hex = stored.split("$")
     digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), **_SCRYPT)
     return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+# Checked against when the user is unknown or has no password, so that a miss costs exactly what a
+# hit does (one scrypt), without hashing anew on every miss.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class LockoutPolicy:
+    max_failures: int = 5
+    window_seconds: int = 900
+    lockout_seconds: int = 900
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(seconds=self.window_seconds)
+
+    @property
+    def lockout(self) -> timedelta:
+        return timedelta(seconds=self.lockout_seconds)
+
+
+@dataclass(frozen=True)
+class Failures:
+    count: int
+    window_start: datetime
+    locked_until: datetime | None = None
+
+
+class LoginLocked(HotlineError):
+    code = "login_locked"
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__({"message": "too many failed sign-ins; try again later", "retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+def retry_after(failures: Failures | None, now: datetime) -> int | None:
+    """Seconds until a locked user name may try again, or None when it is not locked."""
+    if failures is None or failures.locked_until is None or now >= failures.locked_until:
+        return None
+    return max(1, math.ceil((failures.locked_until - now).total_seconds()))
+
+
+def after_failure(previous: Failures | None, now: datetime, policy: LockoutPolicy) -> Failures:
+    """Count one more failed sign-in; the lock starts on the failure that reaches the limit."""
+    if previous is not None and retry_after(previous, now) is not None:
+        return previous  # a failure during the lock changes nothing: the lock ends when it was set to
+    if previous is None or previous.locked_until is not None or now >= previous.window_start + policy.window:
+        count, start = 1, now  # a fresh window, also after a lock has been served
+    else:
+        count, start = previous.count + 1, previous.window_start
+    locked = now + policy.lockout if 0 < policy.max_failures <= count else None
+    return Failures(count, start, locked)
 
 
 def _token_hash(token: str) -> str:
@@ -49,6 +110,7 @@ async def create_user(
         raise BadRequest({"field": "role", "message": f"role must be one of {[r.value for r in Role]}"}) from None
     if role is Role.DEPARTMENT and not department:
         raise BadRequest({"field": "unit", "message": "a department user needs --unit"})
+    password_hash = await asyncio.to_thread(hash_password, password) if password else None
     async with pool.acquire() as conn:
         if department and not await conn.fetchval("SELECT 1 FROM departments WHERE code = $1", department):
             raise BadRequest({"field": "unit", "message": f"unknown unit {department}"})
@@ -56,40 +118,109 @@ async def create_user(
             return await conn.fetchval(
                 "INSERT INTO staff_users (username, display_name, role, department, password_hash)"
                 " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                username, display_name or username, role.value, department,
-                hash_password(password) if password else None,
+                username, display_name or username, role.value, department, password_hash,
             )
         except asyncpg.UniqueViolationError:
             raise Conflict(f"user {username} exists", code="user_exists") from None
 
 
-async def issue_token(pool: asyncpg.Pool, username: str) -> str:
-    """Issue a further API token for a user; the token is shown once and stored hashed."""
+async def issue_token(
+    pool: asyncpg.Pool, username: str, *, days: int | None = None, now: datetime | None = None,
+) -> str:
+    """Issue a further API token, valid `days` days (None or 0: no expiry); shown once, stored hashed."""
+    if days is not None and days < 0:
+        raise BadRequest({"field": "days", "message": "a number of days, 0 for no expiry"})
     token = "hl_" + secrets.token_urlsafe(32)
+    expires_at = (now or datetime.now(UTC)) + timedelta(days=days) if days else None
     async with pool.acquire() as conn:
         user_id = await conn.fetchval("SELECT id FROM staff_users WHERE username = $1 AND active", username)
         if user_id is None:
             raise BadRequest({"field": "name", "message": f"no active user {username}"})
-        await conn.execute("INSERT INTO api_tokens (user_id, token_hash) VALUES ($1, $2)", user_id, _token_hash(token))
+        await conn.execute(
+            "INSERT INTO api_tokens (user_id, token_hash, token_prefix, expires_at) VALUES ($1, $2, $3, $4)",
+            user_id, _token_hash(token), token[:TOKEN_PREFIX_CHARS], expires_at,
+        )
     return token
 
 
-async def login(pool: asyncpg.Pool, username: str, password: str, ttl_hours: int) -> tuple[str, str] | None:
-    """Check a password and open a session; return (session token, CSRF token) or None."""
+async def revoke_tokens(pool: asyncpg.Pool, username: str, *, prefix: str | None = None) -> int:
+    """Revoke a user's live tokens and sessions, or only the API tokens starting with `prefix`; return how many."""
+    if prefix is not None and len(prefix) < MIN_REVOKE_PREFIX:
+        raise BadRequest({"field": "token_prefix", "message": f"give at least {MIN_REVOKE_PREFIX} characters"})
     async with pool.acquire() as conn:
+        user_id = await conn.fetchval("SELECT id FROM staff_users WHERE username = $1", username)
+        if user_id is None:
+            raise BadRequest({"field": "name", "message": f"no user {username}"})
+        status = await conn.execute(
+            "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
+            " AND ($2::text IS NULL OR starts_with(token_prefix, left($2, $3)))",
+            user_id, prefix, TOKEN_PREFIX_CHARS,
+        )
+    return int(status.split()[-1])
+
+
+async def set_active(pool: asyncpg.Pool, username: str, active: bool) -> None:
+    """Enable or disable a user; a disabled user's tokens and sessions stop working at once."""
+    async with pool.acquire() as conn:
+        status = await conn.execute("UPDATE staff_users SET active = $2 WHERE username = $1", username, active)
+    if status == "UPDATE 0":
+        raise BadRequest({"field": "name", "message": f"no user {username}"})
+
+
+async def _load_failures(conn: asyncpg.Connection, username: str, *, lock: bool = False) -> Failures | None:
+    row = await conn.fetchrow(
+        "SELECT failures, window_started_at, locked_until FROM login_failures WHERE username = $1"
+        + (" FOR UPDATE" if lock else ""), username,
+    )
+    return Failures(row["failures"], row["window_started_at"], row["locked_until"]) if row else None
+
+
+async def _record_failure(pool: asyncpg.Pool, username: str, now: datetime, policy: LockoutPolicy) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO login_failures (username, failures, window_started_at) VALUES ($1, 0, $2)"
+            " ON CONFLICT (username) DO NOTHING", username, now,
+        )
+        state = after_failure(await _load_failures(conn, username, lock=True), now, policy)
+        await conn.execute(
+            "UPDATE login_failures SET failures = $2, window_started_at = $3, locked_until = $4 WHERE username = $1",
+            username, state.count, state.window_start, state.locked_until,
+        )
+        # A row is stale once its window and any lock it can carry are over; guessed names must not pile up.
+        await conn.execute("DELETE FROM login_failures WHERE window_started_at < $1",
+                           now - policy.window - policy.lockout)
+
+
+async def login(
+    pool: asyncpg.Pool, username: str, password: str, ttl_hours: int, *,
+    policy: LockoutPolicy | None = None, now: datetime | None = None,
+) -> tuple[str, str] | None:
+    """Check a password and open a session; return (session token, CSRF token) or None.
+
+    Raise LoginLocked while the user name is locked out, whether or not such a user exists.
+    """
+    policy = policy or LockoutPolicy()
+    now = now or datetime.now(UTC)
+    async with pool.acquire() as conn:
+        wait = retry_after(await _load_failures(conn, username), now)
         row = await conn.fetchrow(
             "SELECT id, password_hash FROM staff_users WHERE username = $1 AND active", username
         )
-        if row is None:
-            check_password(password, hash_password("timing"))  # same work whether or not the user exists
-            return None
-        if not check_password(password, row["password_hash"]):
-            return None
-        token, csrf = "hs_" + secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    if wait is not None:
+        raise LoginLocked(wait)
+    stored = row["password_hash"] if row is not None else None
+    # scrypt takes tens of milliseconds: off the event loop, and the same work whether or not the user exists.
+    matches = await asyncio.to_thread(check_password, password, stored or _DUMMY_HASH)
+    if not (matches and stored):
+        await _record_failure(pool, username, now, policy)
+        return None
+    token, csrf = "hs_" + secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM login_failures WHERE username = $1", username)
         await conn.execute(
             "INSERT INTO api_tokens (user_id, token_hash, kind, csrf_token, expires_at)"
             " VALUES ($1, $2, 'session', $3, $4)",
-            row["id"], _token_hash(token), csrf, datetime.now(UTC) + timedelta(hours=ttl_hours),
+            row["id"], _token_hash(token), csrf, now + timedelta(hours=ttl_hours),
         )
     return token, csrf
 
@@ -100,7 +231,7 @@ async def logout(pool: asyncpg.Pool, token: str) -> None:
 
 
 async def authenticate(pool: asyncpg.Pool, token: str) -> tuple[Actor, str, str | None] | None:
-    """Return (actor, token kind, CSRF token) for a live token, or None."""
+    """Return (actor, token kind, CSRF token) for a live token of an active user, or None."""
     async with pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT u.id, u.display_name, u.role, u.department, t.kind, t.csrf_token"

@@ -17,7 +17,7 @@ from casework import actions, assignment, staff, store
 from casework.models import FIELDS, Actor, Role, Status
 from casework.text import fold
 from hotline.errors import BadRequest, Unauthorized
-from hotline.http import SERVICES, SESSION_COOKIE, json_response, parse_body, read_json, staff_actor
+from hotline.http import SERVICES, SESSION_COOKIE, error_response, json_response, parse_body, read_json, staff_actor
 
 log = logging.getLogger(__name__)
 
@@ -370,9 +370,19 @@ class LoginIn(BaseModel):
 
 
 async def login(request: web.Request) -> web.Response:
+    """POST /api/v1/session: sign in; 429 with Retry-After while the user name is locked out."""
     body = _body(LoginIn, await read_json(request, MAX_BODY))
     services = request.app[SERVICES]
-    session = await staff.login(services.pool, body.username, body.password, services.settings.session_ttl_hours)
+    settings = services.settings
+    policy = staff.LockoutPolicy(settings.login_max_failures, settings.login_failure_window_seconds,
+                                 settings.login_lockout_seconds)
+    try:
+        session = await staff.login(services.pool, body.username, body.password, settings.session_ttl_hours,
+                                    policy=policy)
+    except staff.LoginLocked as e:
+        response = error_response(e.code, e.http_status, e.detail)
+        response.headers["Retry-After"] = str(e.retry_after)
+        return response
     if session is None:
         raise Unauthorized("wrong user name or password")
     token, csrf = session

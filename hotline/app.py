@@ -15,10 +15,12 @@ import channels.web.views
 import integrations.open311.views
 import integrations.procedures.views
 import routing.views
+from casework.models import Role
 from hotline import metrics
-from hotline.http import SERVICES, error_middleware, json_response
+from hotline.http import SERVICES, error_middleware, json_response, staff_actor
+from hotline.ratelimit import rate_limit_middleware
 from hotline.services import Services
-from hotline.settings import Settings
+from hotline.settings import Settings, split_host_port
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics_view(request: web.Request) -> web.Response:
+    """GET /metrics on the main address: admins only (the open copy is on `metrics_listen`)."""
+    await staff_actor(request, Role.ADMIN)
+    return await open_metrics_view(request)
+
+
+async def open_metrics_view(request: web.Request) -> web.Response:
     services: Services = request.app[SERVICES]
     with contextlib.suppress(Exception):
         metrics.QUEUE_DEPTH.set(await services.redis.zcard(services.settings.queue_name))
@@ -51,13 +59,40 @@ async def metrics_view(request: web.Request) -> web.Response:
     return response
 
 
+async def start_metrics_listener(listen: str, services: Services) -> web.AppRunner:
+    """Serve /metrics without authentication on a second, private address (host:port)."""
+    app = web.Application()
+    app[SERVICES] = services
+    app.router.add_get("/metrics", open_metrics_view)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    host, port = split_host_port(listen)
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    log.info("metrics served on %s", listen)
+    return runner
+
+
 def create_app(settings: Settings, *, with_worker: bool = False) -> web.Application:
     """Build the web app; with_worker also runs the arq worker inside this process."""
-    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_multipart_bytes)
+    middlewares = [error_middleware]
+    if settings.rate_limits_enabled:
+        middlewares.append(rate_limit_middleware(settings))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_multipart_bytes)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await Services.start(settings, processing=with_worker)
         app[SERVICES] = services
+        metrics_runner = None
+        if settings.metrics_listen:
+            try:
+                metrics_runner = await start_metrics_listener(settings.metrics_listen, services)
+            except OSError:
+                await services.close()
+                raise
         worker_task = None
         worker = None
         if with_worker:
@@ -71,6 +106,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
             worker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await services.close()
 
     app.cleanup_ctx.append(lifecycle)

@@ -66,6 +66,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from hotline import demo
 
+    demo.refuse_in_production(Settings())  # before anything is started or created
     settings = _settings(args)
     added = asyncio.run(_with_pool(settings, demo.load))
     print("demo data: " + ", ".join(f"{v} new {k}" for k, v in added.items()))
@@ -104,17 +105,42 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     async def work(pool):
         await staff.create_user(pool, args.name, role=args.role, department=args.unit, display_name=args.display_name,
                                 password=password)
-        return await staff.issue_token(pool, args.name)
+        return await staff.issue_token(pool, args.name, days=_token_days(args, settings))
 
     print(asyncio.run(_with_pool(settings, work)))
     return 0
+
+
+def _token_days(args: argparse.Namespace, settings: Settings) -> int:
+    return settings.api_token_days if args.days is None else args.days
 
 
 def cmd_users_token(args: argparse.Namespace) -> int:
     from casework import staff
 
     settings = _settings(args)
-    print(asyncio.run(_with_pool(settings, lambda pool: staff.issue_token(pool, args.name))))
+    days = _token_days(args, settings)
+    print(asyncio.run(_with_pool(settings, lambda pool: staff.issue_token(pool, args.name, days=days))))
+    return 0
+
+
+def cmd_users_revoke(args: argparse.Namespace) -> int:
+    from casework import staff
+
+    settings = _settings(args)
+    count = asyncio.run(_with_pool(settings, lambda pool: staff.revoke_tokens(pool, args.name,
+                                                                             prefix=args.token_prefix)))
+    print(f"revoked {count} token(s) of {args.name}")
+    return 0
+
+
+def cmd_users_active(args: argparse.Namespace) -> int:
+    from casework import staff
+
+    settings = _settings(args)
+    active = args.users_command == "enable"
+    asyncio.run(_with_pool(settings, lambda pool: staff.set_active(pool, args.name, active)))
+    print(f"{args.name} {'enabled' if active else 'disabled: every token and session stops working'}")
     return 0
 
 
@@ -362,10 +388,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", help="unit code, required for the department role")
     p.add_argument("--display-name")
     p.add_argument("--password-prompt", action="store_true", help="ask for a password on the terminal")
+    p.add_argument("--days", type=int, help="days the API token is valid (default: settings, 0: no expiry)")
     p.set_defaults(func=cmd_users_create)
     p = users.add_parser("token", help="print a further API token for a user")
     p.add_argument("name")
+    p.add_argument("--days", type=int, help="days the token is valid (default: settings, 0: no expiry)")
     p.set_defaults(func=cmd_users_token)
+    p = users.add_parser("revoke", help="revoke all of a user's tokens and sessions, or one API token")
+    p.add_argument("name")
+    p.add_argument("--token-prefix", help="revoke only the API token starting with this (8 characters or more)")
+    p.set_defaults(func=cmd_users_revoke)
+    p = users.add_parser("disable", help="disable a user: every token and session stops working at once")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_active)
+    p = users.add_parser("enable", help="enable a disabled user again")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_active)
     return parser
 
 

@@ -8,6 +8,8 @@ import asyncpg
 
 from casework import actions
 from channels.base import InboundEvent, SenderIdentity
+from hotline.errors import HotlineError
+from hotline.settings import Settings
 
 # Demo sign-ins; documented in the README as demo-only.
 USERS = [
@@ -17,6 +19,18 @@ USERS = [
     ("admin", "Quản trị hệ thống", "admin", None),
 ]
 DEMO_PASSWORD_SUFFIX = "-1022"
+
+
+class DemoRefused(HotlineError):
+    code = "demo_refused"
+    http_status = 409
+
+
+def refuse_in_production(settings: Settings) -> None:
+    """Refuse demo data in production: the demo sign-ins' passwords are printed for anyone to read."""
+    if settings.env == "production":
+        raise DemoRefused("không tạo tài khoản demo khi HOTLINE_ENV=production: mật khẩu của chúng ai cũng biết"
+                          " (refusing to create demo accounts when HOTLINE_ENV=production: their passwords are public)")
 
 REPORTS = [
     ("demo-1", "Đường Lê Lợi đoạn trước chợ Bến Thành bị ngập sâu khoảng 40cm sau cơn mưa chiều nay, xe máy chết máy.",

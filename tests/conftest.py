@@ -17,7 +17,7 @@ from hotline.settings import Settings
 TABLES = ", ".join([
     "staff_requests", "open311_requests", "open311_clients", "notifications", "case_pauses", "attachments", "case_events", "messages",
     "cases", "citizen_identities", "citizens", "api_tokens", "staff_users", "departments", "routing_rules",
-    "sla_policies", "calendar_overrides", "procedures",
+    "sla_policies", "calendar_overrides", "procedures", "login_failures",
 ])
 
 

@@ -3,6 +3,7 @@
 from redis.asyncio import Redis
 
 from hotline.http import SERVICES
+from tests.conftest import auth
 
 
 async def test_healthz_checks_database_and_redis(client):
@@ -24,16 +25,17 @@ async def test_healthz_reports_a_dead_redis(client):
     assert resp.status == 503 and body["checks"]["database"] == "ok" and body["checks"]["redis"].startswith("error")
 
 
-async def test_metrics_count_intake_by_channel_and_show_queue_depth(client):
+async def test_metrics_count_intake_by_channel_and_show_queue_depth(client, tokens):
     def value(text, name):
         for line in text.splitlines():
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 return float(line.rsplit(" ", 1)[1])
         return 0.0
 
-    before = value(await (await client.get("/metrics")).text(), 'hotline_intake_total{channel="web"}')
+    admin = auth(tokens["admin"])  # /metrics on the main address is admin-only
+    before = value(await (await client.get("/metrics", headers=admin)).text(), 'hotline_intake_total{channel="web"}')
     await client.post("/api/v1/reports", json={"text": "Xe buýt số 19 không dừng đón khách"})
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=admin)).text()
     assert value(text, 'hotline_intake_total{channel="web"}') == before + 1
     assert value(text, "hotline_queue_depth") == 1
     assert "# TYPE hotline_job_seconds histogram" in text
