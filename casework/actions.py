@@ -35,6 +35,17 @@ class IntakeResult:
 
 async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResult:
     """Store an inbound item and open its case; the same provider id twice gives the same case."""
+    async with pool.acquire() as conn:
+        return await record_inbound_on(conn, event)
+
+
+async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
+                            note: tuple[Actor, str] | None = None) -> IntakeResult:
+    """record_inbound on the caller's connection, so a caller's transaction holds the case with what it adds.
+
+    `note` is an internal note written with a new case, in the same transaction. Inside the caller's
+    transaction each attempt is a savepoint, so drawing another tracking code still works.
+    """
     text = clean(event.text)
     identities = [{"kind": i.kind, "value": i.value} for i in (event.sender, *event.other_identities) if i]
     meta = [
@@ -43,7 +54,8 @@ async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResul
     for _ in range(5):
         code = codes.new_code()
         try:
-            async with pool.acquire() as conn, _transaction_if(conn, bool(event.attachments)):
+            atomic = bool(event.attachments) or note is not None or conn.is_in_transaction()
+            async with _transaction_if(conn, atomic):
                 row = await store.intake(
                     conn,
                     channel=event.channel,
@@ -72,6 +84,8 @@ async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResul
                             for a in event.attachments
                         ],
                     )
+                if row["created"] and note is not None:
+                    await store.insert_event(conn, row["case_id"], note[0], "note", changes={"text": clean(note[1])})
         except asyncpg.UniqueViolationError as e:
             if e.constraint_name == "cases_tracking_code_key":
                 continue  # one in hundreds of millions: draw another code

@@ -1,4 +1,7 @@
-"""What the public may see of a case: status, field, unit, timeline and answers; never who sent it."""
+"""What the public may see of a case: status, field, unit, timeline and answers; never who sent it.
+
+Answers are staff's free text and may quote a phone number, an email or a name: they are published masked.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import asyncpg
 
 from casework import codes, store
 from casework.models import FIELD_LABELS, STATUS_LABELS
+from casework.privacy import mask_personal
 from hotline.errors import BadRequest, NotFound
 
 
@@ -58,5 +62,5 @@ async def public_case(pool: asyncpg.Pool, raw_code: str, lang: str = "vi") -> di
         "created_at": case["created_at"],
         "updated_at": case["updated_at"],
         "timeline": timeline,
-        "answers": [{"text": a["text"], "at": a["created_at"]} for a in answers],
+        "answers": [{"text": mask_personal(a["text"]), "at": a["created_at"]} for a in answers],
     }

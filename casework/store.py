@@ -308,11 +308,14 @@ async def public_replies(conn: asyncpg.Connection, case_id: int) -> list[asyncpg
     )
 
 
-async def attachment(conn: asyncpg.Connection, attachment_id: int) -> asyncpg.Record | None:
+async def attachment(conn: asyncpg.Connection, attachment_id: int, *, scope_department: str | None = None
+                     ) -> asyncpg.Record | None:
+    """An attachment, only if its case is visible: with a scope, only on that unit's cases."""
     return await conn.fetchrow(
         "SELECT a.id, a.filename, a.content_type, a.data, m.case_id FROM attachments a"
-        " JOIN messages m ON m.id = a.message_id WHERE a.id = $1",
-        attachment_id,
+        " JOIN messages m ON m.id = a.message_id JOIN cases c ON c.id = m.case_id"
+        " WHERE a.id = $1 AND ($2::text IS NULL OR c.department = $2)",
+        attachment_id, scope_department,
     )
 
 

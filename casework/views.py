@@ -7,16 +7,16 @@ import hashlib
 import json
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from casework import actions, assignment, staff, store
 from casework.models import FIELDS, Actor, Role, Status
 from casework.text import fold
-from hotline.errors import BadRequest, Unauthorized
+from hotline.errors import BadRequest, NotFound, Unauthorized
 from hotline.http import SERVICES, SESSION_COOKIE, error_response, json_response, parse_body, read_json, staff_actor
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,20 @@ def case_json(case: asyncpg.Record) -> dict[str, Any]:
 _body = parse_body
 
 
-def _case_id(request: web.Request) -> int:
-    raw = request.match_info["case_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise BadRequest({"field": "case_id", "message": "not a case id"})
+# Row ids are PostgreSQL bigints; a longer number, or a Unicode digit ("²", "٣") that str.isdigit()
+# accepts and int() or the database does not, is refused before any lookup.
+MAX_ID = 2**63 - 1
+
+
+def _row_id(request: web.Request, name: str) -> int:
+    raw = request.match_info[name]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > MAX_ID:
+        raise BadRequest({"field": name, "message": "not an id: a whole number from 0 to 2^63-1"})
     return int(raw)
+
+
+def _case_id(request: web.Request) -> int:
+    return _row_id(request, "case_id")
 
 
 def _cursor_encode(case: asyncpg.Record) -> str:
@@ -206,10 +215,30 @@ async def _deadline(request: web.Request, case_id: int, pauses: list | None = No
                             priority="urgent" if case["urgent"] else "normal")
 
 
+def _code(value: str) -> str:
+    if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("a code: no spaces or control characters")
+    return value
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; other control characters are dropped by casework.text.clean.
+    if "\x00" in value:
+        raise ValueError("no NUL characters")
+    return value
+
+
+# Unit, field and ward codes, and reasons, as staff bodies carry them (lengths before the checks, so a
+# too-long value is told as such).
+Code = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_code)]
+WardCode = Annotated[str, Field(min_length=1, max_length=20), AfterValidator(_code)]
+Reason = Annotated[str, Field(max_length=2000), AfterValidator(_text)]
+
+
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    department: str = Field(min_length=1, max_length=64)
-    reason: str = Field(min_length=1, max_length=2000)
+    department: Code
+    reason: Reason = Field(min_length=1)
 
 
 async def transfer(request: web.Request) -> web.Response:
@@ -223,7 +252,7 @@ async def transfer(request: web.Request) -> web.Response:
 
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: Reason | None = None
 
 
 async def pause(request: web.Request) -> web.Response:
@@ -237,6 +266,8 @@ async def pause(request: web.Request) -> web.Response:
 
 async def resume(request: web.Request) -> web.Response:
     actor = await staff_actor(request, *ALL_STAFF)
+    if request.body_exists:  # no body is needed; one that is sent must still be a proper one
+        _body(ReasonIn, await read_json(request, MAX_BODY))
     case_id = _case_id(request)
     services = request.app[SERVICES]
     from routing import CaseFacts
@@ -302,10 +333,10 @@ async def add_note(request: web.Request) -> web.Response:
 
 class CaseUpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    field: str | None = None
-    ward_code: str | None = Field(default=None, max_length=20)
-    department: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(default=None, max_length=2000)
+    field: Code | None = None
+    ward_code: WardCode | None = None
+    department: Code | None = None
+    reason: Reason | None = None
 
 
 async def update_case(request: web.Request) -> web.Response:
@@ -349,16 +380,14 @@ async def presence(request: web.Request) -> web.Response:
 
 
 async def attachment(request: web.Request) -> web.Response:
+    """An attachment of a case the actor may see; another unit's is as missing as a wrong id (no existence leak)."""
     actor = await staff_actor(request, *ALL_STAFF)
-    raw = request.match_info["attachment_id"]
-    if not raw.isdigit():
-        raise BadRequest({"field": "attachment_id", "message": "not an id"})
-    pool = request.app[SERVICES].pool
-    async with pool.acquire() as conn:
-        row = await store.attachment(conn, int(raw))
+    attachment_id = _row_id(request, "attachment_id")
+    scope = actor.department if actor.is_department else None
+    async with request.app[SERVICES].pool.acquire() as conn:
+        row = await store.attachment(conn, attachment_id, scope_department=scope)
     if row is None:
-        raise web.HTTPNotFound()
-    await actions.get_case(pool, row["case_id"], actor)  # the same visibility rule as the case
+        raise NotFound("no such attachment")
     return web.Response(body=row["data"], content_type=row["content_type"], headers={
         "Content-Disposition": "attachment", "X-Content-Type-Options": "nosniff",
     })

@@ -86,6 +86,9 @@ async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadRequest({"field": None, "message": f"malformed JSON: {e}"}, code="malformed_json") from None
+    except RecursionError:  # "[[[[…" nested past the parser's depth fits in a small body
+        raise BadRequest({"field": None, "message": "malformed JSON: nested too deeply"},
+                         code="malformed_json") from None
     if not isinstance(data, dict):
         raise BadRequest({"field": None, "message": "expected a JSON object"}, code="malformed_json")
     return data

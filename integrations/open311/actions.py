@@ -61,19 +61,23 @@ class Submitted:
 
 async def submit_request(pool: asyncpg.Pool, client: Client, form: RequestForm, *, raw: dict[str, Any],
                          idempotency_key: str | None = None) -> Submitted:
-    """Open a case for a service request through casework intake, and remember its token and service."""
+    """Open a case for a service request through casework intake, and remember its token and service.
+
+    The case, its note and the Open311 request row are one transaction: if any write fails, no case is
+    left behind without the token the client was promised.
+    """
     token = secrets.token_hex(16)
     event = build_event(form, client_id=client.id, token=token, idempotency_key=idempotency_key, raw=raw)
-    result = await casework.record_inbound(pool, event)
-    async with pool.acquire() as conn:
+    # The classifier decides the case's field; the citizen's choice is kept for the agent who triages.
+    chosen = f"{form.service_code} ({service_name(form.service_code, 'vi')})"
+    urgent = "; the citizen says there is immediate danger" if form.urgent else ""
+    note = (Actor(kind="system", name=f"open311:{client.name}"),
+            f"Open311 request from {client.name}: the citizen chose the service {chosen}{urgent}.")
+    async with pool.acquire() as conn, conn.transaction():
+        result = await casework.record_inbound_on(conn, event, note=note)
         token = await store.save_request(conn, token=token, case_id=result.case_id, client_id=client.id,
                                          service_code=form.service_code, address_id=form.address_id,
                                          media_url=form.media_url)
     if result.created:
-        # The classifier decides the case's field; the citizen's choice is kept for the agent who triages.
-        chosen = f"{form.service_code} ({service_name(form.service_code, 'vi')})"
-        urgent = "; the citizen says there is immediate danger" if form.urgent else ""
-        await casework.add_note(pool, result.case_id, Actor(kind="system", name=f"open311:{client.name}"),
-                                f"Open311 request from {client.name}: the citizen chose the service {chosen}{urgent}.")
         log.info("open311 client %s: case %s opened", client.id, result.case_id)
     return Submitted(result.case_id, result.tracking_code, token, result.created)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from casework import codes
 from casework.models import FIELD_LABELS, STATUS_LABELS, Status
+from casework.privacy import mask_optional, mask_personal
 from casework.text import clean
 from channels.base import InboundEvent
 from channels.contact import EmailAddress, PhoneNumber
@@ -396,11 +397,11 @@ def w3c(value: datetime | None) -> str | None:
 
 
 def status_notes(row: Mapping[str, Any], lang: str) -> str | None:
-    """The latest answer to the citizen when it is current, else what the status means."""
+    """The latest answer to the citizen when it is current (personal data masked), else what the status means."""
     reply_at, status_at = row["reply_at"], row["status_at"]
     if row["reply_text"] and (row["status"] in (Status.ANSWERED, Status.CLOSED)
                               or status_at is None or reply_at >= status_at):
-        return row["reply_text"]
+        return mask_personal(row["reply_text"])
     labels = STATUS_LABELS.get(row["status"])
     return _pick(labels, lang) if labels else None
 
@@ -410,7 +411,11 @@ def notice(tracking_code: str, base_url: str, lang: str) -> str:
 
 
 def service_request(row: Mapping[str, Any], lang: str, base_url: str) -> dict[str, Any]:
-    """One request as GET requests shows it: the case's public facts, never who sent it."""
+    """One request as GET requests shows it: the case's public facts, never who sent it.
+
+    The citizen's description and address are free text that may hold a phone number, an email or a
+    name, so they are published masked, under the specification's field names.
+    """
     unit = row["unit_en"] if lang == "en" else row["unit_vi"]
     return {
         "service_request_id": row["tracking_code"],
@@ -418,13 +423,13 @@ def service_request(row: Mapping[str, Any], lang: str, base_url: str) -> dict[st
         "status_notes": status_notes(row, lang),
         "service_name": service_name(row["service_code"], lang),
         "service_code": row["service_code"],
-        "description": row["description"],
+        "description": mask_optional(row["description"]),
         "agency_responsible": unit,
         "service_notice": notice(row["tracking_code"], base_url, lang),
         "requested_datetime": w3c(row["created_at"]),
         "updated_datetime": w3c(row["updated_at"]),
         "expected_datetime": w3c(row["due_at"]),
-        "address": row["address"],
+        "address": mask_optional(row["address"]),
         "address_id": row["address_id"],
         "zipcode": None,
         "lat": row["lat"],
