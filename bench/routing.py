@@ -125,9 +125,10 @@ def bench_routing_and_deadline(n: int = 20_000) -> None:
     import random
     from datetime import UTC, datetime, timedelta
 
+    from kernel.text import fold
     from routing import CaseFacts, Router
     from routing.calendar import BusinessCalendar
-    from routing.rules import Rule, Unit, fold
+    from routing.rules import Rule, Unit
     from routing.sla import default_policies
     from routing.store import DATA_DIR
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from kernel.text import strip_diacritics
+
 _SPACES = re.compile(r"\s+")
 _REPEATS = re.compile(r"(\w)\1{2,}")  # "quaaaa" → "qua", "!!!!" handled below
 _PUNCT_RUNS = re.compile(r"([!?.,])\1+")
@@ -45,13 +47,7 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-_COMBINING = re.compile(r"[\u0300-\u036f]")
-
-
-def strip_diacritics(text: str) -> str:
-    """Fold to letters without diacritics: 'Đường ngập' → 'Duong ngap'."""
-    stripped = _COMBINING.sub("", unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D")))
-    return stripped if stripped.isascii() else unicodedata.normalize("NFC", stripped)
+__all__ = ["strip_diacritics"]  # the kernel's fold, re-exported for the classifier's modules
 
 
 def _mask(text: str) -> str:

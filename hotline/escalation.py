@@ -6,13 +6,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from routing.sla import elapsed_fraction
-
 from casework import store
 from casework.models import SYSTEM
 from hotline.services import Services
 from routing import CaseFacts
 from routing.escalation import MESSAGES, acceptance_due, sla_state
+from routing.sla import elapsed_fraction
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from routing.rules import Rule, Unit, choose_department, fold, ordered
+from kernel.text import fold
+from routing.rules import Rule, Unit, choose_department, ordered
 
 
 @dataclass(frozen=True, slots=True)

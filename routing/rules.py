@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 WARD_UNIT = "@ward"  # a rule's department meaning "the People's Committee of the case's ward"
-_COMBINING = re.compile(r"[\u0300-\u036f]")
-
-
-def fold(text: str) -> str:
-    """Lower case without diacritics, so rule keywords match text typed either way."""
-    return " ".join(_COMBINING.sub("", unicodedata.normalize("NFD", text.lower().replace("đ", "d"))).split())
 
 
 @dataclass(frozen=True, slots=True)

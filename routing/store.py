@@ -8,7 +8,8 @@ from pathlib import Path
 
 import asyncpg
 
-from routing.rules import Rule, Unit, fold
+from kernel.text import fold
+from routing.rules import Rule, Unit
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kernel.text import fold
 from routing import CaseFacts, Router
-from routing.rules import Rule, Unit, choose_department, fold, ordered
+from routing.rules import Rule, Unit, choose_department, ordered
 from routing.store import DATA_DIR
 
 
