@@ -60,6 +60,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from kernel.cases import OPEN_STATUSES  # noqa: E402 - after the path is set
+
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 CHUNK = 50_000
 TARGET_P99_MS = 50.0
@@ -70,7 +72,7 @@ CENTRE = (10.77, 106.70)
 CENTRE_SHARE, CENTRE_SIGMA = 0.6, 0.05  # degrees: about 5.5 km
 MAX_AGE_S = 30 * 86400
 GRID = 13  # 13 × 13 cells over the box, 168 ward codes
-OPEN = ("received", "triage", "forwarded", "in_progress", "reopened")
+OPEN = OPEN_STATUSES
 OPEN_WEIGHTS = (0.2, 0.1, 0.3, 0.35, 0.05)
 
 STREETS = [

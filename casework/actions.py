@@ -13,10 +13,10 @@ from typing import Any
 import asyncpg
 
 from casework import codes, store
+from casework.intake import InboundEvent
 from casework.models import FIELDS, REASON_REQUIRED, SYSTEM, Actor, Role, Status, can_move
-from casework.text import clean, fold
-from channels.base import InboundEvent
-from hotline.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from kernel.text import clean, fold
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ import asyncpg
 
 from casework import store
 from casework.models import SYSTEM
+from kernel.cases import OPEN_STATUSES
 from routing.assignment import Person, choose_assignee
 
 log = logging.getLogger(__name__)
 
-OPEN = ("triage", "forwarded", "in_progress", "reopened")
 
 
 async def backfill(pool: asyncpg.Pool, unit: str | None) -> list[tuple[int, int]]:
@@ -49,7 +49,7 @@ async def _people(conn: asyncpg.Connection, unit: str | None) -> list[Person]:
         " (SELECT count(*) FROM cases c WHERE c.assignee = u.id AND c.status = ANY($2)) AS load,"
         " (SELECT max(c.assigned_at) FROM cases c WHERE c.assignee = u.id) AS last_assigned_at"
         f" FROM staff_users u WHERE u.active AND {role_clause}",
-        unit, list(OPEN),
+        unit, list(OPEN_STATUSES),
     )
     return [Person(id=r["id"], load=r["load"], capacity=r["capacity"], available=r["available"],
                    fields=frozenset(r["fields"]) if r["fields"] is not None else None,

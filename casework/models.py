@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import kernel.cases
+
 
 class Status(StrEnum):
     RECEIVED = "received"
@@ -37,7 +39,7 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 # Moves that must say why.
 REASON_REQUIRED = frozenset({S.REJECTED, S.REOPENED, S.DUPLICATE, S.CLOSED})
 
-OPEN_STATUSES = frozenset(set(Status) - {S.CLOSED, S.DUPLICATE})
+OPEN_STATUSES = frozenset(Status(s) for s in kernel.cases.OPEN_STATUSES)
 
 
 def can_move(current: Status, target: Status) -> bool:

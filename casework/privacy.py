@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from casework.text import fold
+from kernel.text import fold
 
 MASK = "***"
 

@@ -12,7 +12,7 @@ import asyncpg
 from casework import codes, store
 from casework.models import FIELD_LABELS, STATUS_LABELS
 from casework.privacy import mask_personal
-from hotline.errors import BadRequest, NotFound
+from kernel.errors import BadRequest, NotFound
 
 
 def _label(table: dict[str, tuple[str, str]], key: str | None, lang: str) -> str | None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from casework.models import Actor, Role
-from hotline.errors import BadRequest, Conflict, HotlineError
+from kernel.errors import BadRequest, Conflict, HotlineError
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 # Enough of a token to tell it apart when revoking one ("hl_" and 9 of its 43 random characters).

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from casework.models import Actor
+from kernel.cases import OPEN_SQL
 
 CASE_COLUMNS = """
     c.id, c.tracking_code, c.status, c.channel, c.citizen_id, c.description, c.locale, c.language, c.field,
@@ -332,7 +333,7 @@ async def cases_under_deadline(conn: asyncpg.Connection, limit: int = 5000) -> l
     return await conn.fetch(
         "SELECT c.id, c.tracking_code, c.field, c.urgent, c.channel, c.description, c.created_at, c.due_at,"
         " c.sla_state, c.department, c.clock_paused_at FROM cases c"
-        " WHERE c.due_at IS NOT NULL AND c.status IN ('forwarded', 'in_progress', 'reopened', 'triage')"
+        f" WHERE c.due_at IS NOT NULL AND c.status IN {OPEN_SQL}"
         " AND c.sla_state <> 'overdue' ORDER BY c.due_at LIMIT $1",
         limit,
     )

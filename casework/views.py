@@ -14,10 +14,12 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from casework import actions, assignment, staff, store
+from casework.auth import SESSION_COOKIE, staff_actor
 from casework.models import FIELDS, Actor, Role, Status
-from casework.text import fold
-from hotline.errors import BadRequest, NotFound, Unauthorized
-from hotline.http import SERVICES, SESSION_COOKIE, error_response, json_response, parse_body, read_json, staff_actor
+from kernel.errors import BadRequest, NotFound, Unauthorized
+from kernel.http import SERVICES, error_response, json_response, parse_body, read_json
+from kernel.text import fold
+from kernel.time import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +108,7 @@ def _date(request: web.Request, name: str) -> datetime | None:
     except ValueError:
         raise BadRequest({"field": name, "message": "use an ISO 8601 date or time"}) from None
     if value.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        value = value.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+        value = value.replace(tzinfo=LOCAL_TZ)
     return value
 
 
@@ -222,7 +222,7 @@ def _code(value: str) -> str:
 
 
 def _text(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; other control characters are dropped by casework.text.clean.
+    # PostgreSQL text cannot hold NUL; other control characters are dropped by kernel.text.clean.
     if "\x00" in value:
         raise ValueError("no NUL characters")
     return value

@@ -1,20 +1,26 @@
 """The channel-adapter contract every channel implements, and the types that cross it.
 
 Inbound: view → verify → parse → casework.actions.record_inbound (stored before acknowledging)
-→ enqueue processing with a job id → ack. Outbound: the outbox job looks the adapter up in the
-hub's registry and calls send().
+→ ask the jobs interface for processing → ack. The intake types (InboundEvent and its parts)
+belong to casework, which knows no channel; they are re-exported here for adapters. Outbound: the
+outbox job looks the adapter up in the hub's registry and calls send().
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from hotline.errors import HotlineError
+from casework.intake import Attachment, InboundEvent, SenderIdentity
+from kernel.errors import HotlineError
+
+__all__ = [  # the intake types are casework's; adapters meet them here with the rest of the contract
+    "Attachment", "ChannelAdapter", "DeliveryReceipt", "InboundEvent", "InvalidSignature", "MalformedPayload",
+    "OutboundMessage", "PermanentSendError", "SendError", "SenderIdentity", "TransientSendError", "UnsupportedEvent",
+]
 
 
 class InvalidSignature(HotlineError):
@@ -38,41 +44,6 @@ class UnsupportedEvent(Exception):
         super().__init__(event_type)
         self.event_type = event_type
         self.event_id = event_id
-
-
-@dataclass(frozen=True, slots=True)
-class Attachment:
-    filename: str
-    content_type: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class SenderIdentity:
-    """How the sender can be recognised and reached on this and other channels."""
-
-    kind: str  # phone | email | telegram | web
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class InboundEvent:
-    """One thing a citizen sent, as a channel understood it."""
-
-    channel: str
-    provider_message_id: str
-    text: str
-    sender: SenderIdentity | None = None
-    other_identities: tuple[SenderIdentity, ...] = ()
-    display_name: str | None = None
-    locale: str = "vi"
-    address: str | None = None
-    lat: float | None = None
-    lon: float | None = None
-    attachments: tuple[Attachment, ...] = ()
-    received_at: datetime | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
-    request_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,13 @@ import channels.web.views
 import integrations.open311.views
 import integrations.procedures.views
 import routing.views
+from casework.auth import staff_actor
 from casework.models import Role
-from hotline import metrics
-from hotline.http import SERVICES, error_middleware, json_response, staff_actor
 from hotline.ratelimit import rate_limit_middleware
 from hotline.services import Services
 from hotline.settings import Settings, split_host_port
+from kernel import metrics
+from kernel.http import SERVICES, error_middleware, json_response
 
 log = logging.getLogger(__name__)
 

@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from hotline.errors import HotlineError
+    from kernel.errors import HotlineError
 
     try:
         return args.func(args)

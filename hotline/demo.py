@@ -7,9 +7,9 @@ from pathlib import Path
 import asyncpg
 
 from casework import actions
-from channels.base import InboundEvent, SenderIdentity
-from hotline.errors import HotlineError
+from casework.intake import InboundEvent, SenderIdentity
 from hotline.settings import Settings
+from kernel.errors import HotlineError
 
 # Demo sign-ins; documented in the README as demo-only.
 USERS = [

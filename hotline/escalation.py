@@ -9,6 +9,7 @@ from typing import Any
 from casework import store
 from casework.models import SYSTEM
 from hotline.services import Services
+from kernel.time import LOCAL_TZ
 from routing import CaseFacts
 from routing.escalation import MESSAGES, acceptance_due, sla_state
 from routing.sla import elapsed_fraction
@@ -17,9 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def _local(dt: datetime) -> str:
-    from zoneinfo import ZoneInfo
-
-    return dt.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M %d/%m/%Y")
+    return dt.astimezone(LOCAL_TZ).strftime("%H:%M %d/%m/%Y")
 
 
 async def escalate(ctx: dict[str, Any], *, now: datetime | None = None) -> dict[str, int]:

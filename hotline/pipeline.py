@@ -13,9 +13,10 @@ from arq import Retry
 from casework import actions, assignment, codes, store
 from casework.models import SYSTEM, Status
 from channels.base import OutboundMessage, PermanentSendError, SendError
-from hotline import metrics, queue
+from hotline import queue
 from hotline.services import Services
 from integrations.procedures import suggest_for_case
+from kernel import metrics
 from routing import CaseFacts
 from routing.duplicates import find_duplicate
 

@@ -95,11 +95,6 @@ class QueueJobs:
     async def send(self, *message_ids: int) -> None:
         await self._submit([(send_job_id(i), SEND_MESSAGE, {"message_id": i}) for i in message_ids])
 
-    def submit(self, case_id: int) -> None:
-        """Queue one case for processing without awaiting (the intake fast path)."""
-        self._pending.append((process_job_id(case_id), PROCESS_CASE, {"case_id": case_id}))
-        self._wake.set()
-
     async def _submit(self, jobs: list[tuple[str, str, dict]]) -> None:
         if not jobs:
             return

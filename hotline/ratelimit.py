@@ -22,8 +22,8 @@ from aiohttp.typedefs import Middleware
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from hotline.http import SERVICES, Handler, error_response
 from hotline.settings import Settings
+from kernel.http import SERVICES, Handler, error_response
 
 log = logging.getLogger(__name__)
 

@@ -59,11 +59,6 @@ class Services:
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
     clock: Clock = utc_now
 
-    @property
-    def enqueuer(self) -> QueueJobs | None:
-        """The intake fast path: the jobs queue when it batches in the background."""
-        return self.jobs if self.jobs.background else None
-
     @classmethod
     async def start(cls, settings: Settings, *, processing: bool = True) -> Services:
         """Open connections; `processing` also loads the models the worker needs (web-only skips them)."""

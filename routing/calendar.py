@@ -30,7 +30,9 @@ from types import MappingProxyType
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-HO_CHI_MINH = ZoneInfo("Asia/Ho_Chi_Minh")
+from kernel.time import LOCAL_TZ
+
+HO_CHI_MINH = LOCAL_TZ
 OFFICE_HOURS: tuple[tuple[time, time], ...] = ((time(7, 30), time(11, 30)), (time(13, 0), time(17, 0)))
 MONDAY_TO_FRIDAY = frozenset(range(5))
 OVERRIDES_CSV = Path(__file__).parent / "data" / "calendar_overrides.csv"

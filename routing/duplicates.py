@@ -42,7 +42,9 @@ from typing import NamedTuple
 
 import asyncpg
 
-OPEN_STATUSES = ("received", "triage", "forwarded", "in_progress", "reopened")
+import kernel.cases
+
+OPEN_STATUSES = kernel.cases.OPEN_STATUSES
 
 TEXT_WEIGHT = 0.75
 THRESHOLD = 0.55
@@ -706,7 +708,7 @@ def best_match(report: Report, candidates: Iterable[Candidate]) -> DuplicateMatc
 
 # The status list and `point(lon, lat)` must stay literally those of the partial indexes
 # cases_open_point and cases_open_ward (0003_routing.sql), or the planner cannot use them.
-_OPEN = "status IN ('received', 'triage', 'forwarded', 'in_progress', 'reopened')"
+_OPEN = f"status IN {kernel.cases.OPEN_SQL}"
 _COLUMNS = "id, lat, lon, ward_code, description, address, created_at"
 _RECENT = "duplicate_of IS NULL AND created_at >= $2 AND (created_at, id) < ($3, $4)"
 

@@ -13,9 +13,10 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from casework.auth import staff_actor
 from casework.models import FIELDS, Role
-from hotline.errors import BadRequest, NotFound, Unprocessable
-from hotline.http import SERVICES, json_response, parse_body, read_json, staff_actor
+from kernel.errors import BadRequest, NotFound, Unprocessable
+from kernel.http import SERVICES, json_response, parse_body, read_json
 from routing import CaseFacts
 from routing import store as routing_store
 from routing.rules import WARD_UNIT

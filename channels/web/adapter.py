@@ -12,7 +12,6 @@ from multidict import CIMultiDictProxy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from casework.actions import FRESH_ID_PREFIX
-from casework.text import clean
 from channels.base import (
     Attachment,
     DeliveryReceipt,
@@ -22,6 +21,7 @@ from channels.base import (
 )
 from channels.contact import EmailAddress, PhoneNumber
 from channels.contact import identities as contact_identities
+from kernel.text import clean
 
 CHANNEL = "web"
 IMAGE_TYPES = {

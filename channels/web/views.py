@@ -8,15 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
-from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import BodyPartReader, web
-from redis.exceptions import RedisError
 
 from casework import actions
 from casework.public import public_case
-from casework.text import clean
 from channels.base import Attachment, InboundEvent, MalformedPayload
 from channels.web.adapter import (
     FORM_IDEMPOTENCY_FIELD,
@@ -26,16 +23,17 @@ from channels.web.adapter import (
     sniff_image,
 )
 from channels.web.i18n import STRINGS, pick_language
-from hotline import metrics, queue
-from hotline.errors import BadRequest, HotlineError, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
-from hotline.http import SERVICES, json_response, read_body
+from kernel import metrics
+from kernel.errors import BadRequest, HotlineError, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from kernel.http import SERVICES, json_response, read_body
+from kernel.text import clean
+from kernel.time import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 CSRF_COOKIE = "hotline_csrf"
 LANG_COOKIE = "lang"
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 FORM_FIELDS = ("text", "name", "phone", "email", "address", "lat", "lon", "locale", "csrf_token",
                FORM_IDEMPOTENCY_FIELD)
 NOT_REPORT_FIELDS = ("csrf_token", FORM_IDEMPOTENCY_FIELD)
@@ -69,19 +67,12 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
 
 
 async def _accept(request: web.Request, event: InboundEvent) -> actions.IntakeResult:
-    """Store the report, then enqueue its processing; a Redis failure loses nothing (the sweeper retries)."""
+    """Store the report, then ask for its processing; a lost request loses nothing (the sweeper retries)."""
     services = request.app[SERVICES]
     result = await actions.record_inbound(services.pool, event)
     if result.created:
         metrics.intake_counter(event.channel).inc()
-        if services.enqueuer is not None:
-            services.enqueuer.submit(result.case_id)
-        else:
-            try:
-                await queue.enqueue_processing(services.redis, services.settings.queue_name, result.case_id)
-            except (RedisError, OSError) as e:
-                log.warning("case %s stored but not enqueued (%s); the sweeper will pick it up",
-                            result.case_id, type(e).__name__)
+        await services.jobs.process(result.case_id)
     else:
         metrics.INTAKE_REPLAYED.labels(event.channel).inc()
     return result

@@ -12,9 +12,9 @@ import asyncpg
 
 from casework import actions as casework
 from casework.models import Actor
-from hotline.errors import Forbidden
 from integrations.open311 import store
 from integrations.open311.models import JURISDICTION_ID, Client, RequestForm, build_event, service_name
+from kernel.errors import Forbidden
 
 log = logging.getLogger(__name__)
 

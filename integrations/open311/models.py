@@ -9,18 +9,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from casework import codes
+from casework.intake import InboundEvent
 from casework.models import FIELD_LABELS, STATUS_LABELS, Status
 from casework.privacy import mask_optional, mask_personal
-from casework.text import clean
-from channels.base import InboundEvent
 from channels.contact import EmailAddress, PhoneNumber
 from channels.contact import identities as contact_identities
-from hotline.errors import BadRequest, NotFound
+from kernel.errors import BadRequest, NotFound
+from kernel.text import clean
+from kernel.time import LOCAL_TZ
 
 CHANNEL = "open311"
 # The one jurisdiction this server answers for; clients may also leave jurisdiction_id out.
@@ -28,7 +28,6 @@ JURISDICTION_ID = "hcmc.gov.vn"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When the service list or its definitions last changed; bump it with the catalogue below.
 CHANGESET = "2026-11-27T00:00:00Z"
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 # The specification's limits for GET requests: a 90-day window and at most 1000 requests.
 WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000

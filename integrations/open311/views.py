@@ -13,13 +13,12 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
 from casework import codes
-from hotline import metrics, queue
-from hotline.errors import BadRequest, HotlineError, NotFound, UnsupportedMediaType
-from hotline.http import SERVICES, Handler, read_body
 from integrations.open311 import actions, formats, models, store
+from kernel import metrics
+from kernel.errors import BadRequest, HotlineError, NotFound, UnsupportedMediaType
+from kernel.http import SERVICES, Handler, read_body
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +107,7 @@ def _idempotency_key(request: web.Request) -> str | None:
 
 async def _enqueue(request: web.Request, case_id: int) -> None:
     """Queue processing like every channel; a Redis failure loses nothing (the sweeper retries)."""
-    services = request.config_dict[SERVICES]
-    if services.enqueuer is not None:
-        services.enqueuer.submit(case_id)
-        return
-    try:
-        await queue.enqueue_processing(services.redis, services.settings.queue_name, case_id)
-    except (RedisError, OSError) as e:
-        log.warning("case %s stored but not enqueued (%s); the sweeper will pick it up", case_id, type(e).__name__)
+    await request.config_dict[SERVICES].jobs.process(case_id)
 
 
 async def post_request(request: web.Request) -> web.Response:

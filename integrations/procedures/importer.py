@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from casework.text import clean, fold
 from integrations.procedures import store
 from integrations.procedures.search import index_text
 from integrations.procedures.store import Procedure
+from kernel.text import clean, fold
 
 log = logging.getLogger(__name__)
 

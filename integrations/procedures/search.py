@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from casework.text import fold
 from integrations.procedures import store
+from kernel.text import fold
 
 MAX_TERMS = 40
 CANDIDATES = 200  # procedures scored per query, the best full-text matches

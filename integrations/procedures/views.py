@@ -10,10 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from hotline.errors import BadRequest, NotFound
-from hotline.http import SERVICES, json_response
 from integrations.procedures import store
 from integrations.procedures.search import search
+from kernel.errors import BadRequest, NotFound
+from kernel.http import SERVICES, json_response
 
 MAX_QUERY = 500
 MAX_LIMIT = 50

@@ -14,8 +14,8 @@ from aiohttp.test_utils import unused_port
 
 from casework import staff
 from hotline.app import create_app
-from hotline.errors import BadRequest
-from hotline.http import SERVICES
+from kernel.errors import BadRequest
+from kernel.http import SERVICES
 from tests.conftest import auth
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

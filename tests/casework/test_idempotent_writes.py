@@ -6,8 +6,8 @@ import pytest
 from arq.connections import ArqRedis
 
 from casework import actions
-from channels.base import InboundEvent, SenderIdentity
-from hotline.http import SERVICES
+from casework.intake import InboundEvent, SenderIdentity
+from kernel.http import SERVICES
 from tests.conftest import auth
 
 

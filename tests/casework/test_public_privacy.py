@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from casework.privacy import MASK, mask_personal
-from hotline.http import SERVICES
 from integrations.open311 import actions as open311
+from kernel.http import SERVICES
 from tests.conftest import auth
 
 PROPERTY = settings(derandomize=True, max_examples=300, deadline=None, database=None)

@@ -16,8 +16,8 @@ import asyncpg
 import pytest
 
 from casework import actions
+from casework.intake import Attachment, InboundEvent
 from casework.models import SYSTEM, Status
-from channels.base import Attachment, InboundEvent
 from tests.conftest import auth
 
 ROLES = ("agent", "department", "other_department", "supervisor", "admin")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hotline.http import SERVICES
+from kernel.http import SERVICES
 from tests.conftest import auth
 
 

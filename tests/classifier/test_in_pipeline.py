@@ -1,6 +1,6 @@
 """The classifier inside the hub's processing job."""
 
-from hotline.http import SERVICES
+from kernel.http import SERVICES
 
 
 async def _processed(aiohttp_client, settings, model_path, text, **extra):

@@ -54,7 +54,7 @@ def test_heldout_data_is_never_trained_on(model):
 
 async def test_staff_corrections_feed_retraining(client, tokens, run_worker, tmp_path):
     from hotline.corrections import load_corrections
-    from hotline.http import SERVICES
+    from kernel.http import SERVICES
 
     text = "Ứng dụng gửi xe thông minh ở chung cư báo lỗi mã QR hoài, ai quản lý vậy"
     resp = await client.post("/api/v1/reports", json={"text": text})

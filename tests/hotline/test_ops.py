@@ -2,7 +2,7 @@
 
 from redis.asyncio import Redis
 
-from hotline.http import SERVICES
+from kernel.http import SERVICES
 from tests.conftest import auth
 
 

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from casework import actions
-from channels.base import InboundEvent, SenderIdentity
+from casework.intake import InboundEvent, SenderIdentity
 from hotline import pipeline
 from hotline.services import Services
 
@@ -18,7 +18,7 @@ async def test_without_a_model_a_case_goes_to_triage_and_is_acknowledged(client,
     resp = await client.post("/api/v1/reports", json={"text": "Đèn đường hẻm 40 tắt cả tuần"})
     code = (await resp.json())["tracking_code"]
     await run_worker()
-    from hotline.http import SERVICES
+    from kernel.http import SERVICES
 
     pool = client.app[SERVICES].pool
     case = await pool.fetchrow("SELECT * FROM cases WHERE tracking_code = $1", code)
@@ -166,7 +166,7 @@ async def test_background_enqueuing_reaches_the_worker(settings, aiohttp_client,
     import asyncio
 
     from hotline.app import create_app
-    from hotline.http import SERVICES
+    from kernel.http import SERVICES
 
     client = await aiohttp_client(create_app(settings.model_copy(update={"intake_enqueue": "background"})))
     codes = []

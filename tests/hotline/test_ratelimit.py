@@ -7,8 +7,8 @@ import pytest
 from redis.asyncio import Redis
 
 from hotline.app import create_app
-from hotline.http import SERVICES
 from hotline.ratelimit import client_key, limits
+from kernel.http import SERVICES
 
 REPORT = {"text": "Cống thoát nước trước nhà số 12 Lê Lợi bị nghẹt, nước tràn lên đường"}
 LOCAL = ["127.0.0.1"]

@@ -5,8 +5,9 @@ from arq import Retry
 from arq.connections import ArqRedis
 
 from casework import actions
+from casework.intake import InboundEvent, SenderIdentity
 from casework.models import Actor, Role, Status
-from channels.base import DeliveryReceipt, InboundEvent, PermanentSendError, SenderIdentity, TransientSendError
+from channels.base import DeliveryReceipt, PermanentSendError, TransientSendError
 from hotline import pipeline
 from hotline.services import Services
 

@@ -5,13 +5,13 @@ from datetime import datetime, timedelta
 import pytest
 
 from casework import actions
+from casework.intake import InboundEvent
 from casework.models import Actor, Role, Status
-from channels.base import InboundEvent
 from classifier import Classification
 from hotline import escalation, pipeline
 from hotline.demo import seed
-from hotline.http import SERVICES
 from hotline.services import Services
+from kernel.http import SERVICES
 from kernel.time import LOCAL_TZ, FixedClock
 from tests.conftest import auth
 

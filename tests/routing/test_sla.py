@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from kernel.time import LOCAL_TZ
 from routing.calendar import OVERRIDES_CSV, AroundTheClock, BusinessCalendar, load_overrides
 from routing.sla import (
     FIELDS,
@@ -18,7 +18,7 @@ from routing.sla import (
     policy_for,
 )
 
-HCM = ZoneInfo("Asia/Ho_Chi_Minh")
+HCM = LOCAL_TZ
 CAL = BusinessCalendar.vietnam(range(2025, 2030))
 PROPERTY = settings(derandomize=True, max_examples=200, deadline=None)
 

@@ -7,7 +7,7 @@ import unicodedata
 
 import aiohttp
 
-from hotline.http import SERVICES
+from kernel.http import SERVICES
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 REPORT = {"text": "Cây đổ chắn ngang đường Nguyễn Huệ, xe không qua được", "phone": "0901 234 567",

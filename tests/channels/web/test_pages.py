@@ -4,7 +4,7 @@ import re
 
 import aiohttp
 
-from hotline.http import SERVICES
+from kernel.http import SERVICES
 from tests.conftest import auth
 
 

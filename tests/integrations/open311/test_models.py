@@ -6,9 +6,9 @@ import pytest
 
 from casework.models import Status
 from channels.base import OutboundMessage
-from hotline.errors import BadRequest
 from integrations.open311 import formats, models
 from integrations.open311.adapter import Open311Adapter
+from kernel.errors import BadRequest
 from tests.integrations.open311.conftest import xml_document
 
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)

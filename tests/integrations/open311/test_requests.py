@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from casework import codes
-from hotline.http import SERVICES
 from integrations.open311 import actions
 from integrations.open311.models import JURISDICTION_ID
+from kernel.http import SERVICES
 from tests.conftest import auth
 from tests.integrations.open311.conftest import FORMATS, read, spec_error
 

@@ -1,0 +1,45 @@
+"""What a channel hands casework at intake: one thing a citizen sent, in casework's own types.
+
+Casework owns these types so that it never imports a channel; every channel adapter builds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SenderIdentity:
+    """How the sender can be recognised and reached on this and other channels."""
+
+    kind: str  # phone | email | telegram | web
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """One thing a citizen sent, as a channel understood it."""
+
+    channel: str
+    provider_message_id: str
+    text: str
+    sender: SenderIdentity | None = None
+    other_identities: tuple[SenderIdentity, ...] = ()
+    display_name: str | None = None
+    locale: str = "vi"
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    attachments: tuple[Attachment, ...] = ()
+    received_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    request_hash: str | None = None

@@ -1,0 +1,14 @@
+"""The case vocabulary every context agrees on.
+
+A case is *open* while the city still owes the citizen work on it: received, in triage, forwarded,
+accepted (in progress) or reopened. Answered, closed, rejected (a passing state) and duplicate cases
+are not open. Duplicate search, assignment load, escalation and the console's queues all count
+this one set; the partial indexes of migration 0009 are written for the same set.
+"""
+
+from __future__ import annotations
+
+OPEN_STATUSES: tuple[str, ...] = ("received", "triage", "forwarded", "in_progress", "reopened")
+
+# The same set as an SQL list literal, for predicates that must match the partial indexes.
+OPEN_SQL = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
