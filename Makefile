@@ -40,8 +40,10 @@ run: install model gazetteer
 test: install model gazetteer
 	$(BIN)/python -m pytest
 
+# ruff, and the import contracts of pyproject.toml ([tool.importlinter]): the layers stay layers.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-logo
 
 bench: install model
 	$(BIN)/python bench/intake.py

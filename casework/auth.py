@@ -7,31 +7,28 @@ import hmac
 from aiohttp import web
 
 from casework import staff
-from casework.models import Actor, Role
+from casework.models import Actor
+from kernel.auth import ACTOR, staff_actor
 from kernel.errors import Forbidden, Unauthorized
 from kernel.http import SERVICES
 
 SESSION_COOKIE = "hotline_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ACTOR = web.RequestKey("actor", Actor)
+
+__all__ = ["ACTOR", "SESSION_COOKIE", "authenticate", "staff_actor"]  # staff_actor is the kernel's
 
 
-async def staff_actor(request: web.Request, *roles: Role) -> Actor:
-    """Authenticate the staff member behind a request and check their role; 401 or 403 otherwise."""
-    actor = request.get(ACTOR)
-    if actor is None:
-        token, via_cookie = _token(request)
-        if token is None:
-            raise Unauthorized("authentication required")
-        found = await staff.authenticate(request.app[SERVICES].pool, token)
-        if found is None:
-            raise Unauthorized("authentication required")
-        actor, _, csrf = found
-        if via_cookie and request.method not in SAFE_METHODS and not _csrf_matches(request, csrf):
-            raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
-        request[ACTOR] = actor
-    if roles and actor.role not in roles:
-        raise Forbidden("your role may not do this")
+async def authenticate(request: web.Request) -> Actor:
+    """The staff member behind a bearer token or a session cookie (with its CSRF token on writes)."""
+    token, via_cookie = _token(request)
+    if token is None:
+        raise Unauthorized("authentication required")
+    found = await staff.authenticate(request.config_dict[SERVICES].pool, token)
+    if found is None:
+        raise Unauthorized("authentication required")
+    actor, _, csrf = found
+    if via_cookie and request.method not in SAFE_METHODS and not _csrf_matches(request, csrf):
+        raise Forbidden("missing or wrong CSRF token", code="csrf_failed")
     return actor
 
 

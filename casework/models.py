@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 import kernel.cases
+from kernel.actors import CITIZEN, SYSTEM, Actor, Role
+
+__all__ = ["CITIZEN", "SYSTEM", "Actor", "Role"]  # the actors are the kernel's; re-exported for casework's callers
 
 
 class Status(StrEnum):
@@ -47,31 +49,6 @@ def can_move(current: Status, target: Status) -> bool:
     return target in TRANSITIONS[current]
 
 
-class Role(StrEnum):
-    AGENT = "agent"
-    DEPARTMENT = "department"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who did something: a staff member, the system, or the citizen."""
-
-    kind: str
-    name: str
-    id: int | None = None
-    role: Role | None = None
-    department: str | None = None
-
-    @property
-    def is_department(self) -> bool:
-        return self.role is Role.DEPARTMENT
-
-
-SYSTEM = Actor(kind="system", name="system")
-CITIZEN = Actor(kind="citizen", name="citizen")
-
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "received": ("Đã tiếp nhận", "Received"),
     "triage": ("Đang phân loại", "Being sorted"),
@@ -104,3 +81,4 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
 }
 
 FIELDS = frozenset(FIELD_LABELS)
+assert FIELDS == frozenset(kernel.cases.FIELD_CODES), "casework labels every field of the kernel's list"

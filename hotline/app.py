@@ -10,17 +10,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+import casework.auth
 import casework.views
 import channels.web.views
 import integrations.open311.views
 import integrations.procedures.views
 import routing.views
-from casework.auth import staff_actor
-from casework.models import Role
 from hotline.ratelimit import rate_limit_middleware
 from hotline.services import Services
 from hotline.settings import Settings, split_host_port
 from kernel import metrics
+from kernel.actors import Role
+from kernel.auth import STAFF_AUTHENTICATOR, staff_actor
 from kernel.http import SERVICES, error_middleware, json_response
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     if settings.rate_limits_enabled:
         middlewares.append(rate_limit_middleware(settings))
     app = web.Application(middlewares=middlewares, client_max_size=settings.max_multipart_bytes)
+    app[STAFF_AUTHENTICATOR] = casework.auth.authenticate
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await Services.start(settings, processing=with_worker)

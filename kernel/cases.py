@@ -12,3 +12,10 @@ OPEN_STATUSES: tuple[str, ...] = ("received", "triage", "forwarded", "in_progres
 
 # The same set as an SQL list literal, for predicates that must match the partial indexes.
 OPEN_SQL = "(" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
+
+# The city's interaction fields (see shared/data/taxonomy/fields.md) and `other` for what fits none.
+FIELD_CODES: tuple[str, ...] = (
+    "admin_procedures", "urban_infrastructure", "traffic", "public_transport", "water_supply",
+    "drainage_flooding", "public_lighting", "trees", "electricity", "telecom", "urban_order",
+    "environment", "noise", "security", "health", "other",
+)

@@ -13,8 +13,9 @@ import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from casework.auth import staff_actor
-from casework.models import FIELDS, Role
+from kernel.actors import Role
+from kernel.auth import staff_actor
+from kernel.cases import FIELD_CODES
 from kernel.errors import BadRequest, NotFound, Unprocessable
 from kernel.http import SERVICES, json_response, parse_body, read_json
 from routing import CaseFacts
@@ -98,7 +99,7 @@ async def _admin(request: web.Request) -> None:
 
 
 def _check_field(value: str | None) -> None:
-    if value is not None and value not in FIELDS:
+    if value is not None and value not in FIELD_CODES:
         raise BadRequest({"field": "field", "message": "unknown field code"})
 
 

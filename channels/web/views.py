@@ -78,50 +78,77 @@ async def _accept(request: web.Request, event: InboundEvent) -> actions.IntakeRe
     return result
 
 
+MAX_PARTS = 64  # the form has a dozen fields and five photos; more parts is not a browser
+
+
 async def _read_multipart(request: web.Request) -> tuple[dict[str, str], list[Attachment]]:
-    """Read form fields and photos, enforcing count, size and image type as the parts arrive."""
+    """Read form fields and photos, enforcing count, size and image type as the parts arrive.
+
+    A chunked body has no Content-Length to check up front, so every byte read, kept or not,
+    counts against the whole body's limit.
+    """
     settings = request.app[SERVICES].settings
+    budget = _Budget(settings.max_multipart_bytes)
     fields: dict[str, str] = {}
     photos: list[Attachment] = []
     reader = await request.multipart()
+    parts = 0
     while (part := await reader.next()) is not None:
+        parts += 1
+        if parts > MAX_PARTS:
+            raise BadRequest({"field": None, "message": f"at most {MAX_PARTS} form parts"}, code="too_many_parts")
         if part.name == "photos" and part.filename is not None:
             if not part.filename and part.headers.get("Content-Type", "") == "application/octet-stream":
-                await part.release()  # an empty file input
+                await budget.drain(part)  # an empty file input
                 continue
             if len(photos) >= settings.max_photos:
                 raise BadRequest({"field": "photos", "message": f"at most {settings.max_photos} photos"},
                                  code="too_many_photos")
-            data = bytearray()
-            while chunk := await part.read_chunk(65536):
-                data.extend(chunk)
-                if len(data) > settings.max_photo_bytes:
-                    raise PayloadTooLarge({"field": "photos", "max_bytes": settings.max_photo_bytes})
+            data = await budget.read(part, settings.max_photo_bytes)
             if not data:
                 continue
             declared = part.headers.get("Content-Type", "")
-            actual = sniff_image(bytes(data), declared)
+            actual = sniff_image(data, declared)
             if actual is None:
                 raise UnsupportedMediaType({"field": "photos", "message": "images only (JPEG, PNG, GIF, WebP, HEIC)"})
             # Some clients percent-encode non-ASCII names (RFC 5987 filename*); browsers send UTF-8.
             filename = clean(Path(unquote(part.filename)).name)[:200] or "photo"
-            photos.append(Attachment(filename=filename, content_type=actual, data=bytes(data)))
+            photos.append(Attachment(filename=filename, content_type=actual, data=data))
         elif part.name in FORM_FIELDS:
-            fields[part.name] = await _read_field(part, settings.max_text_chars * MAX_BYTES_PER_CHAR)
+            data = await budget.read(part, settings.max_text_chars * MAX_BYTES_PER_CHAR)
+            fields[part.name] = data.decode("utf-8", errors="replace")
         else:
-            await part.release()
+            await budget.drain(part)
     return fields, photos
 
 
-async def _read_field(part: BodyPartReader, max_bytes: int) -> str:
-    """Read a text part to its end; past max_bytes refuse it (413) rather than keep a cut-off text."""
-    # read_chunk returns only what has arrived, so a slow or chunked client needs the loop.
-    data = bytearray()
-    while chunk := await part.read_chunk(65536):
-        data.extend(chunk)
-        if len(data) > max_bytes:
-            raise PayloadTooLarge({"field": part.name, "max_bytes": max_bytes})
-    return data.decode("utf-8", errors="replace")
+class _Budget:
+    """The bytes a multipart body may still bring; parts are read to their end, never cut."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.left = max_bytes
+
+    async def read(self, part: BodyPartReader, max_part_bytes: int) -> bytes:
+        """Read a part to its end; past its own cap or the body's, refuse it (413) rather than keep a cut."""
+        # read_chunk returns only what has arrived, so a slow or chunked client needs the loop.
+        data = bytearray()
+        while chunk := await part.read_chunk(65536):
+            data.extend(chunk)
+            self._spend(len(chunk))
+            if len(data) > max_part_bytes:
+                raise PayloadTooLarge({"field": part.name, "max_bytes": max_part_bytes})
+        return bytes(data)
+
+    async def drain(self, part: BodyPartReader) -> None:
+        """Skip a part we do not use, still counting its bytes."""
+        while chunk := await part.read_chunk(65536):
+            self._spend(len(chunk))
+
+    def _spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise PayloadTooLarge({"field": None, "max_bytes": self.max_bytes})
 
 
 def _report_fields(fields: dict[str, str]) -> dict[str, str]:

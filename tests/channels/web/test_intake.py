@@ -256,3 +256,30 @@ async def test_multipart_idempotency_key_field_gives_the_same_case(client):
     assert codes[0] == codes[1]
     assert await _count(client, "cases") == 1
     assert await _count(client, "attachments") == 1
+
+
+async def _small_limits_client(aiohttp_client, settings):
+    from hotline.app import create_app
+
+    return await aiohttp_client(create_app(settings.model_copy(update={"max_photos": 1, "max_photo_bytes": 1000})))
+
+
+async def test_a_chunked_body_past_the_whole_limit_is_413_even_in_parts_we_skip(aiohttp_client, settings):
+    client = await _small_limits_client(aiohttp_client, settings)
+    limit = client.app[SERVICES].settings.max_multipart_bytes
+    junk = b"x" * 65536
+    parts = b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="unused{i}"\r\n\r\n'.encode() + junk + b"\r\n"
+        for i in range(limit // len(junk) + 2))
+    body = parts + _text_part_body("Rác ứ đọng ở đầu hẻm 45")
+    status, answer = await _post_slowly(client, "/api/v1/reports", body, piece=65536)
+    assert status == 413 and answer["detail"]["max_bytes"] == limit
+    assert await _count(client, "cases") == 0
+
+
+async def test_a_body_of_too_many_parts_is_refused(client):
+    parts = b"".join(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="p{i}"\r\n\r\nx\r\n'.encode()
+                     for i in range(100))
+    status, answer = await _post_slowly(client, "/api/v1/reports", parts + _text_part_body("Đèn đường tắt"))
+    assert status == 400 and answer["error"] == "too_many_parts"
+    assert await _count(client, "cases") == 0
