@@ -6,21 +6,11 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from kernel.text import FOLD_TABLE, fold_chars, strip_marks
 
-def _fold_table() -> dict[int, str]:
-    table: dict[int, str] = {}
-    for cp in list(range(0x00C0, 0x0250)) + list(range(0x1E00, 0x1F00)):
-        ch = chr(cp)
-        base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
-        if len(base) == 1 and base != ch:
-            table[cp] = base.lower() if ch.islower() else base
-    table[ord("đ")] = "d"
-    table[ord("Đ")] = "D"
-    return table
+__all__ = ["FOLD_TABLE", "accent", "accent_key", "clean", "fold", "has_diacritics", "name_key", "strip_type"]
 
 
-FOLD_TABLE = _fold_table()
-_COMBINING = re.compile(r"[\u0300-\u036f]+")
 # Two spellings of the same syllable put the tone on different vowels ("Hòa" and "Hoà", "Thủy" and "Thuỷ").
 _TONES = "\u0300\u0301\u0303\u0309\u0323"
 _OLD_TONE = re.compile(rf"([oO])([{_TONES}])([aAeE])|([uU])([{_TONES}])([yY])")
@@ -29,15 +19,10 @@ _TYPE_PREFIX = re.compile(
     r"^(?:phuong|xa|thi tran|dac khu|quan|huyen|thanh pho|thi xa|tinh)\s+(?=\S)"
 )
 
-
-def fold(text: str) -> str:
-    """Return text in lower case without diacritics (NFD, combining marks dropped, đ→d)."""
-    return clean(text).lower().translate(FOLD_TABLE)
-
-
-def clean(text: str) -> str:
-    """Return NFC text without stray combining marks, so that every character folds to exactly one."""
-    return _COMBINING.sub("", unicodedata.normalize("NFC", text))
+# The kernel's fold, one output character per input character, so parser positions map back;
+# clean() is the NFC form without stray combining marks that the fold is aligned with.
+fold = fold_chars
+clean = strip_marks
 
 
 def _move_tone(match: re.Match[str]) -> str:
