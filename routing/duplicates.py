@@ -1,9 +1,9 @@
 """Duplicates across channels: is a new case another report of an open incident nearby?
 
 The decision is pure and works on plain values (field, distance, hours apart, two texts). The one
-function that touches the database, `find_duplicate`, fetches at most a hundred candidates with one
-index-backed query (`candidate_query`) and hands them to `best_match`; linking, confirming and undoing
-links, and telling the reporters belong to casework.
+function that touches the database, `find_duplicate`, has routing.store read at most a hundred
+candidates with one index-backed query (`candidate_query` shows which) and hands them to `best_match`;
+linking, confirming and undoing links, and telling the reporters belong to casework.
 
 The rule, per field (`FIELD_RULES`):
   * gates: same field; the candidate is open, not itself linked to another case, and opened within
@@ -43,6 +43,7 @@ from typing import NamedTuple
 import asyncpg
 
 import kernel.cases
+from routing import store
 
 OPEN_STATUSES = kernel.cases.OPEN_STATUSES
 
@@ -51,8 +52,6 @@ THRESHOLD = 0.55
 ADDRESS_BONUS = 0.15  # both name the same house number on the same street
 ADDRESS_PENALTY = 0.3  # both name a house on a street, and no two of them are one door or next door
 WARD_CLOSENESS = 0.5  # a same-ward match counts as halfway to the distance limit
-CANDIDATE_LIMIT = 50
-WARD_SCAN_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -703,39 +702,8 @@ def best_match(report: Report, candidates: Iterable[Candidate]) -> DuplicateMatc
 
 
 # --------------------------------------------------------------------------------------------------
-# The candidate query: the only I/O in routing.
+# The candidate search: which one, with which arguments; routing.store runs it (the only I/O here).
 # --------------------------------------------------------------------------------------------------
-
-# The status list and `point(lon, lat)` must stay literally those of the partial indexes
-# cases_open_point and cases_open_ward (0003_routing.sql), or the planner cannot use them.
-_OPEN = f"status IN {kernel.cases.OPEN_SQL}"
-_COLUMNS = "id, lat, lon, ward_code, description, address, created_at"
-_RECENT = "duplicate_of IS NULL AND created_at >= $2 AND (created_at, id) < ($3, $4)"
-
-
-def _ward_branch(ward_param: str, extra: str = "") -> str:
-    # A ward can hold thousands of open cases of a field, old ones included (a backlog); walking
-    # cases_open_ward newest first (ids grow with time) and stopping after WARD_SCAN_LIMIT rows keeps
-    # the cost bounded whatever the backlog.
-    return f"""
-SELECT {_COLUMNS} FROM (
-    SELECT {_COLUMNS}, duplicate_of FROM cases
-     WHERE field = $1 AND ward_code = {ward_param} AND {_OPEN}
-     ORDER BY id DESC LIMIT {WARD_SCAN_LIMIT}) recent
- WHERE {_RECENT}{extra}
- ORDER BY id DESC LIMIT {CANDIDATE_LIMIT}"""
-
-
-# Near the point; plus, in the same ward, open cases that have no point of their own.
-POINT_SQL = f"""
-(SELECT {_COLUMNS} FROM cases
-  WHERE lat IS NOT NULL AND {_OPEN} AND point(lon, lat) <@ box(point($5, $6), point($7, $8))
-    AND field = $1 AND {_RECENT}
-  ORDER BY created_at DESC LIMIT {CANDIDATE_LIMIT})
-UNION ALL
-({_ward_branch("$9", " AND lat IS NULL")})
-"""
-WARD_SQL = _ward_branch("$5")
 
 
 def bounding_box(lat: float, lon: float, metres: float) -> tuple[float, float, float, float]:
@@ -746,12 +714,13 @@ def bounding_box(lat: float, lon: float, metres: float) -> tuple[float, float, f
 
 
 def candidate_query(report: Report, rule: FieldRule) -> tuple[str, list[object]] | None:
-    """Return the SQL and arguments that fetch the report's candidates, or None when nothing can match."""
-    common: list[object] = [report.field, report.opened_at - rule.window, report.opened_at, report.case_id]
+    """Return the SQL and arguments `find_duplicate` has the store run, or None when nothing can match."""
+    field, since, before = report.field, report.opened_at - rule.window, (report.opened_at, report.case_id)
     if report.lat is not None and report.lon is not None:
-        return POINT_SQL, [*common, *bounding_box(report.lat, report.lon, rule.max_distance_m), report.ward_code]
+        box = bounding_box(report.lat, report.lon, rule.max_distance_m)
+        return store.duplicates_near_query(field, since, before, box, report.ward_code)
     if report.ward_code:
-        return WARD_SQL, [*common, report.ward_code]
+        return store.duplicates_in_ward_query(field, since, before, report.ward_code)
     return None
 
 
@@ -762,11 +731,16 @@ async def find_duplicate(conn: asyncpg.Connection | asyncpg.Pool, *, case_id: in
     report = Report(case_id=case_id, field=field, lat=lat, lon=lon, ward_code=ward_code, text=text,
                     opened_at=opened_at)
     rule = rule_for(field)
-    query = candidate_query(report, rule) if rule is not None else None
-    if query is None:
+    if rule is None:
         return None
-    sql, args = query
-    rows = await conn.fetch(sql, *args)
+    since, before = opened_at - rule.window, (opened_at, case_id)
+    if lat is not None and lon is not None:
+        box = bounding_box(lat, lon, rule.max_distance_m)
+        rows = await store.duplicate_candidates_near(conn, field, since, before, box, ward_code)
+    elif ward_code:
+        rows = await store.duplicate_candidates_in_ward(conn, field, since, before, ward_code)
+    else:
+        return None
     return best_match(report, (
         Candidate(case_id=r["id"], lat=r["lat"], lon=r["lon"], ward_code=r["ward_code"], text=r["description"],
                   opened_at=r["created_at"], address=r["address"])

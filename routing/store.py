@@ -1,13 +1,14 @@
-"""SQL for units, rules, SLA policies and calendar overrides: the only module of routing that talks to asyncpg."""
+"""SQL for units, rules, SLA policies, calendar overrides and duplicate candidates: routing's only asyncpg module."""
 
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import asyncpg
 
+import kernel.cases
 from kernel.text import fold
 from routing.rules import Rule, Unit
 
@@ -170,3 +171,72 @@ async def delete_override(conn: asyncpg.Connection, day: date) -> bool:
 
 async def unit_exists(conn: asyncpg.Connection, code: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM departments WHERE code = $1", code))
+
+
+# --------------------------------------------------------------------------------------------------
+# Duplicate candidates: open cases of a field near a point or in a ward, newest first (routing.duplicates
+# scores them). Each search has a pure builder (SQL and arguments, also for EXPLAIN) and a fetch.
+# --------------------------------------------------------------------------------------------------
+
+DUPLICATE_CANDIDATE_LIMIT = 50
+DUPLICATE_WARD_SCAN_LIMIT = 200
+
+# The status list and `point(lon, lat)` must stay literally those of the partial indexes
+# cases_open_point and cases_open_ward (0003_routing.sql), or the planner cannot use them.
+_OPEN = f"status IN {kernel.cases.OPEN_SQL}"
+_DUPLICATE_COLUMNS = "id, lat, lon, ward_code, description, address, created_at"
+_RECENT = "duplicate_of IS NULL AND created_at >= $2 AND (created_at, id) < ($3, $4)"
+
+
+def _ward_branch(ward_param: str, extra: str = "") -> str:
+    # A ward can hold thousands of open cases of a field, old ones included (a backlog); walking
+    # cases_open_ward newest first (ids grow with time) and stopping after DUPLICATE_WARD_SCAN_LIMIT rows
+    # keeps the cost bounded whatever the backlog.
+    return f"""
+SELECT {_DUPLICATE_COLUMNS} FROM (
+    SELECT {_DUPLICATE_COLUMNS}, duplicate_of FROM cases
+     WHERE field = $1 AND ward_code = {ward_param} AND {_OPEN}
+     ORDER BY id DESC LIMIT {DUPLICATE_WARD_SCAN_LIMIT}) recent
+ WHERE {_RECENT}{extra}
+ ORDER BY id DESC LIMIT {DUPLICATE_CANDIDATE_LIMIT}"""
+
+
+# Near the point; plus, in the same ward, open cases that have no point of their own.
+DUPLICATES_NEAR_SQL = f"""
+(SELECT {_DUPLICATE_COLUMNS} FROM cases
+  WHERE lat IS NOT NULL AND {_OPEN} AND point(lon, lat) <@ box(point($5, $6), point($7, $8))
+    AND field = $1 AND {_RECENT}
+  ORDER BY created_at DESC LIMIT {DUPLICATE_CANDIDATE_LIMIT})
+UNION ALL
+({_ward_branch("$9", " AND lat IS NULL")})
+"""
+DUPLICATES_IN_WARD_SQL = _ward_branch("$5")
+
+Box = tuple[float, float, float, float]  # (lon1, lat1, lon2, lat2)
+
+
+def duplicates_near_query(field: str | None, since: datetime, before: tuple[datetime, int], box: Box,
+                          ward_code: str | None) -> tuple[str, list[object]]:
+    """Return the SQL and arguments of `duplicate_candidates_near`; `before` is the new case's (created_at, id)."""
+    return DUPLICATES_NEAR_SQL, [field, since, *before, *box, ward_code]
+
+
+def duplicates_in_ward_query(field: str | None, since: datetime, before: tuple[datetime, int],
+                             ward_code: str) -> tuple[str, list[object]]:
+    """Return the SQL and arguments of `duplicate_candidates_in_ward`."""
+    return DUPLICATES_IN_WARD_SQL, [field, since, *before, ward_code]
+
+
+async def duplicate_candidates_near(conn: asyncpg.Connection | asyncpg.Pool, field: str | None, since: datetime,
+                                    before: tuple[datetime, int], box: Box,
+                                    ward_code: str | None) -> list[asyncpg.Record]:
+    """Fetch the field's open, unlinked cases in the box and the ward's without a point, opened in [since, before)."""
+    sql, args = duplicates_near_query(field, since, before, box, ward_code)
+    return await conn.fetch(sql, *args)
+
+
+async def duplicate_candidates_in_ward(conn: asyncpg.Connection | asyncpg.Pool, field: str | None, since: datetime,
+                                       before: tuple[datetime, int], ward_code: str) -> list[asyncpg.Record]:
+    """Fetch the field's open, unlinked cases in the ward, opened in [since, before)."""
+    sql, args = duplicates_in_ward_query(field, since, before, ward_code)
+    return await conn.fetch(sql, *args)

@@ -16,7 +16,6 @@ from routing import duplicates as dup
 from routing.duplicates import (
     FIELD_RULES,
     NO_ADDRESS,
-    POINT_SQL,
     Candidate,
     Report,
     best_match,
@@ -33,6 +32,7 @@ from routing.duplicates import (
     text_similarity,
     within_gates,
 )
+from routing.store import DUPLICATES_NEAR_SQL
 
 
 def load_pairs(name: str) -> list[dict]:
@@ -333,7 +333,7 @@ def test_candidate_query_box_holds_the_circle():
     report = Report(case_id=1, field="trees", lat=LAT, lon=LON, ward_code=None, text="x", opened_at=NOW)
     sql, args = candidate_query(report, rule_for("trees"))  # type: ignore[arg-type,misc]
     lon1, lat1, lon2, lat2 = args[4:8]
-    assert sql == POINT_SQL
+    assert sql == DUPLICATES_NEAR_SQL
     assert haversine_m(LAT, LON, LAT, lon1) >= 200 and haversine_m(LAT, LON, lat2, LON) >= 200
     assert haversine_m(LAT, LON, LAT, lon2) < 210
     assert candidate_query(Report(1, "trees", None, None, None, "x", NOW), rule_for("trees")) is None  # type: ignore[arg-type]
