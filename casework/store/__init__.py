@@ -1,0 +1,52 @@
+"""SQL for casework: the only place in casework that talks to asyncpg (split by topic next)."""
+
+from __future__ import annotations
+
+from casework.store.cases import (
+    CASE_COLUMNS,
+    CASE_FROM,
+    CaseFilter,
+    attachment,
+    bump_attempts,
+    bump_paused,
+    case_events,
+    case_messages,
+    case_pauses,
+    cases_under_deadline,
+    citizen,
+    citizen_address,
+    claim_outbound,
+    claim_request,
+    department_exists,
+    dumps,
+    duplicates_of,
+    end_pause,
+    finish_outbound,
+    finish_request,
+    get_case,
+    get_case_by_code,
+    insert_attachments,
+    insert_event,
+    insert_outbound,
+    intake,
+    link_citizen,
+    list_cases,
+    notifications,
+    notify,
+    pauses_of,
+    public_replies,
+    stale_outbox,
+    start_pause,
+    unaccepted_cases,
+    unprocessed_cases,
+    update_case,
+)
+
+__all__ = [
+    "CASE_COLUMNS", "CASE_FROM", "intake", "insert_attachments", "get_case", "get_case_by_code", "CaseFilter",
+    "list_cases", "case_messages", "case_events", "insert_event", "update_case", "link_citizen", "bump_attempts",
+    "citizen_address", "citizen", "insert_outbound", "claim_outbound", "finish_outbound", "unprocessed_cases",
+    "stale_outbox", "public_replies", "attachment", "department_exists", "dumps", "cases_under_deadline",
+    "case_pauses", "unaccepted_cases", "notify", "notifications", "duplicates_of", "start_pause", "end_pause",
+    "pauses_of", "bump_paused", "claim_request", "finish_request",
+]
