@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from casework import store
 from casework.models import Actor, Role
 from kernel.errors import BadRequest, Conflict, HotlineError
 
@@ -112,16 +113,13 @@ async def create_user(
         raise BadRequest({"field": "unit", "message": "a department user needs --unit"})
     password_hash = await asyncio.to_thread(hash_password, password) if password else None
     async with pool.acquire() as conn:
-        if department and not await conn.fetchval("SELECT 1 FROM departments WHERE code = $1", department):
+        if department and not await store.department_known(conn, department):
             raise BadRequest({"field": "unit", "message": f"unknown unit {department}"})
-        try:
-            return await conn.fetchval(
-                "INSERT INTO staff_users (username, display_name, role, department, password_hash)"
-                " VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                username, display_name or username, role.value, department, password_hash,
-            )
-        except asyncpg.UniqueViolationError:
-            raise Conflict(f"user {username} exists", code="user_exists") from None
+        user_id = await store.insert_user(conn, username, display_name=display_name or username, role=role.value,
+                                          department=department, password_hash=password_hash)
+    if user_id is None:
+        raise Conflict(f"user {username} exists", code="user_exists")
+    return user_id
 
 
 async def issue_token(
@@ -133,13 +131,10 @@ async def issue_token(
     token = "hl_" + secrets.token_urlsafe(32)
     expires_at = (now or datetime.now(UTC)) + timedelta(days=days) if days else None
     async with pool.acquire() as conn:
-        user_id = await conn.fetchval("SELECT id FROM staff_users WHERE username = $1 AND active", username)
+        user_id = await store.staff_user_id(conn, username, active_only=True)
         if user_id is None:
             raise BadRequest({"field": "name", "message": f"no active user {username}"})
-        await conn.execute(
-            "INSERT INTO api_tokens (user_id, token_hash, token_prefix, expires_at) VALUES ($1, $2, $3, $4)",
-            user_id, _token_hash(token), token[:TOKEN_PREFIX_CHARS], expires_at,
-        )
+        await store.insert_api_token(conn, user_id, _token_hash(token), token[:TOKEN_PREFIX_CHARS], expires_at)
     return token
 
 
@@ -148,47 +143,32 @@ async def revoke_tokens(pool: asyncpg.Pool, username: str, *, prefix: str | None
     if prefix is not None and len(prefix) < MIN_REVOKE_PREFIX:
         raise BadRequest({"field": "token_prefix", "message": f"give at least {MIN_REVOKE_PREFIX} characters"})
     async with pool.acquire() as conn:
-        user_id = await conn.fetchval("SELECT id FROM staff_users WHERE username = $1", username)
+        user_id = await store.staff_user_id(conn, username, active_only=False)
         if user_id is None:
             raise BadRequest({"field": "name", "message": f"no user {username}"})
-        status = await conn.execute(
-            "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
-            " AND ($2::text IS NULL OR starts_with(token_prefix, left($2, $3)))",
-            user_id, prefix, TOKEN_PREFIX_CHARS,
-        )
-    return int(status.split()[-1])
+        return await store.revoke_user_tokens(conn, user_id, prefix, TOKEN_PREFIX_CHARS)
 
 
 async def set_active(pool: asyncpg.Pool, username: str, active: bool) -> None:
     """Enable or disable a user; a disabled user's tokens and sessions stop working at once."""
     async with pool.acquire() as conn:
-        status = await conn.execute("UPDATE staff_users SET active = $2 WHERE username = $1", username, active)
-    if status == "UPDATE 0":
+        found = await store.set_user_active(conn, username, active)
+    if not found:
         raise BadRequest({"field": "name", "message": f"no user {username}"})
 
 
 async def _load_failures(conn: asyncpg.Connection, username: str, *, lock: bool = False) -> Failures | None:
-    row = await conn.fetchrow(
-        "SELECT failures, window_started_at, locked_until FROM login_failures WHERE username = $1"
-        + (" FOR UPDATE" if lock else ""), username,
-    )
+    row = await store.login_failures(conn, username, lock=lock)
     return Failures(row["failures"], row["window_started_at"], row["locked_until"]) if row else None
 
 
 async def _record_failure(pool: asyncpg.Pool, username: str, now: datetime, policy: LockoutPolicy) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "INSERT INTO login_failures (username, failures, window_started_at) VALUES ($1, 0, $2)"
-            " ON CONFLICT (username) DO NOTHING", username, now,
-        )
+        await store.open_failure_row(conn, username, now)
         state = after_failure(await _load_failures(conn, username, lock=True), now, policy)
-        await conn.execute(
-            "UPDATE login_failures SET failures = $2, window_started_at = $3, locked_until = $4 WHERE username = $1",
-            username, state.count, state.window_start, state.locked_until,
-        )
+        await store.save_login_failures(conn, username, state.count, state.window_start, state.locked_until)
         # A row is stale once its window and any lock it can carry are over; guessed names must not pile up.
-        await conn.execute("DELETE FROM login_failures WHERE window_started_at < $1",
-                           now - policy.window - policy.lockout)
+        await store.prune_login_failures(conn, now - policy.window - policy.lockout)
 
 
 async def login(
@@ -203,9 +183,7 @@ async def login(
     now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
         wait = retry_after(await _load_failures(conn, username), now)
-        row = await conn.fetchrow(
-            "SELECT id, password_hash FROM staff_users WHERE username = $1 AND active", username
-        )
+        row = await store.sign_in_row(conn, username)
     if wait is not None:
         raise LoginLocked(wait)
     stored = row["password_hash"] if row is not None else None
@@ -216,30 +194,20 @@ async def login(
         return None
     token, csrf = "hs_" + secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("DELETE FROM login_failures WHERE username = $1", username)
-        await conn.execute(
-            "INSERT INTO api_tokens (user_id, token_hash, kind, csrf_token, expires_at)"
-            " VALUES ($1, $2, 'session', $3, $4)",
-            row["id"], _token_hash(token), csrf, now + timedelta(hours=ttl_hours),
-        )
+        await store.clear_login_failures(conn, username)
+        await store.insert_session(conn, row["id"], _token_hash(token), csrf, now + timedelta(hours=ttl_hours))
     return token, csrf
 
 
 async def logout(pool: asyncpg.Pool, token: str) -> None:
     async with pool.acquire() as conn:
-        await conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1", _token_hash(token))
+        await store.revoke_token(conn, _token_hash(token))
 
 
 async def authenticate(pool: asyncpg.Pool, token: str) -> tuple[Actor, str, str | None] | None:
     """Return (actor, token kind, CSRF token) for a live token of an active user, or None."""
     async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            "SELECT u.id, u.display_name, u.role, u.department, t.kind, t.csrf_token"
-            " FROM api_tokens t JOIN staff_users u ON u.id = t.user_id"
-            " WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.active"
-            " AND (t.expires_at IS NULL OR t.expires_at > now())",
-            _token_hash(token),
-        )
+        row = await store.token_owner(conn, _token_hash(token))
     if row is None:
         return None
     return _actor(row), row["kind"], row["csrf_token"]

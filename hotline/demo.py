@@ -6,7 +6,7 @@ from pathlib import Path
 
 import asyncpg
 
-from casework import actions
+from casework import actions, store
 from casework.intake import InboundEvent, SenderIdentity
 from hotline.settings import Settings
 from kernel.errors import HotlineError
@@ -59,10 +59,9 @@ async def load(pool: asyncpg.Pool) -> dict[str, int]:
         seeded = await seed(conn)
         added["units"] = seeded["units"] + seeded["wards"]
         for username, name, role, unit in USERS:
-            added["users"] += int((await conn.execute(
-                "INSERT INTO staff_users (username, display_name, role, department, password_hash)"
-                " VALUES ($1,$2,$3,$4,$5) ON CONFLICT (username) DO NOTHING",
-                username, name, role, unit, hash_password(username + DEMO_PASSWORD_SUFFIX))).split()[-1])
+            user_id = await store.insert_user(conn, username, display_name=name, role=role, department=unit,
+                                              password_hash=hash_password(username + DEMO_PASSWORD_SUFFIX))
+            added["users"] += int(user_id is not None)
     for key, text, address, phone, email in REPORTS:
         sender = SenderIdentity("phone", phone) if phone else SenderIdentity("email", email) if email else None
         result = await actions.record_inbound(pool, InboundEvent(
@@ -76,7 +75,8 @@ async def load(pool: asyncpg.Pool) -> dict[str, int]:
 async def load_procedures(pool: asyncpg.Pool, catalogue: Path) -> int | None:
     """Import the procedure catalogue once, when the table is empty."""
     from integrations.procedures import import_procedures
+    from integrations.procedures import store as procedures_store
 
-    if await pool.fetchval("SELECT count(*) FROM procedures"):
+    if await procedures_store.count(pool):
         return None
     return (await import_procedures(pool, catalogue)).inserted

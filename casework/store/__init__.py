@@ -1,52 +1,92 @@
-"""SQL for casework: the only place in casework that talks to asyncpg (split by topic next)."""
+"""SQL for casework, one module per topic: the only place in casework that talks to asyncpg.
+
+Callers keep `from casework import store; await store.get_case(conn, case_id)`: every name below is
+re-exported, so a caller need not know which topic module holds it.
+"""
 
 from __future__ import annotations
 
+from casework.store.assignment import assignable_people, lock_assignment, set_presence, waiting_cases
 from casework.store.cases import (
     CASE_COLUMNS,
     CASE_FROM,
     CaseFilter,
     attachment,
     bump_attempts,
-    bump_paused,
-    case_events,
-    case_messages,
-    case_pauses,
-    cases_under_deadline,
-    citizen,
-    citizen_address,
-    claim_outbound,
-    claim_request,
     department_exists,
     dumps,
     duplicates_of,
-    end_pause,
-    finish_outbound,
-    finish_request,
     get_case,
     get_case_by_code,
     insert_attachments,
-    insert_event,
-    insert_outbound,
     intake,
-    link_citizen,
     list_cases,
-    notifications,
-    notify,
-    pauses_of,
-    public_replies,
-    stale_outbox,
-    start_pause,
-    unaccepted_cases,
     unprocessed_cases,
     update_case,
 )
+from casework.store.citizens import citizen, citizen_address, link_citizen
+from casework.store.corrections import field_corrections
+from casework.store.deadlines import (
+    bump_paused,
+    case_pauses,
+    cases_under_deadline,
+    end_pause,
+    notifications,
+    notify,
+    pauses_of,
+    start_pause,
+    unaccepted_cases,
+)
+from casework.store.events import case_events, insert_event
+from casework.store.outbox import (
+    case_messages,
+    claim_outbound,
+    finish_outbound,
+    insert_outbound,
+    public_replies,
+    stale_outbox,
+)
+from casework.store.requests import claim_request, finish_request
+from casework.store.staff import (
+    clear_login_failures,
+    department_known,
+    insert_api_token,
+    insert_session,
+    insert_user,
+    login_failures,
+    open_failure_row,
+    prune_login_failures,
+    revoke_token,
+    revoke_user_tokens,
+    save_login_failures,
+    set_user_active,
+    sign_in_row,
+    staff_user_id,
+    token_owner,
+)
 
 __all__ = [
+    # cases: intake, read, list, update, attachments, units
     "CASE_COLUMNS", "CASE_FROM", "intake", "insert_attachments", "get_case", "get_case_by_code", "CaseFilter",
-    "list_cases", "case_messages", "case_events", "insert_event", "update_case", "link_citizen", "bump_attempts",
-    "citizen_address", "citizen", "insert_outbound", "claim_outbound", "finish_outbound", "unprocessed_cases",
-    "stale_outbox", "public_replies", "attachment", "department_exists", "dumps", "cases_under_deadline",
-    "case_pauses", "unaccepted_cases", "notify", "notifications", "duplicates_of", "start_pause", "end_pause",
-    "pauses_of", "bump_paused", "claim_request", "finish_request",
+    "list_cases", "update_case", "bump_attempts", "unprocessed_cases", "duplicates_of", "attachment",
+    "department_exists", "dumps",
+    # the case history
+    "case_events", "insert_event",
+    # citizens and their identities
+    "link_citizen", "citizen_address", "citizen",
+    # outbound messages and a case's messages
+    "insert_outbound", "claim_outbound", "finish_outbound", "stale_outbox", "public_replies", "case_messages",
+    # deadlines, clock pauses, unaccepted forwards, notices
+    "cases_under_deadline", "case_pauses", "unaccepted_cases", "notify", "notifications", "start_pause",
+    "end_pause", "pauses_of", "bump_paused",
+    # staff idempotency keys
+    "claim_request", "finish_request",
+    # staff users, tokens, sessions, failed sign-ins
+    "department_known", "insert_user", "staff_user_id", "set_user_active", "sign_in_row", "insert_api_token",
+    "insert_session", "revoke_user_tokens", "revoke_token", "token_owner", "login_failures", "open_failure_row",
+    "save_login_failures", "prune_login_failures", "clear_login_failures",
+    # the assignment queue
+    "lock_assignment", "assignable_people", "waiting_cases", "set_presence",
+    # staff field corrections, for training
+    "field_corrections",
 ]

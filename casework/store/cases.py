@@ -1,4 +1,4 @@
-"""SQL for cases, messages, citizens and events: the only module of casework that talks to asyncpg."""
+"""Cases: intake, reading, listing and updating them, their attachments, the units they go to."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-
-from casework.models import Actor
-from kernel.cases import OPEN_SQL
 
 CASE_COLUMNS = """
     c.id, c.tracking_code, c.status, c.channel, c.citizen_id, c.description, c.locale, c.language, c.field,
@@ -131,45 +128,6 @@ async def list_cases(
     return await conn.fetch(sql, *args)
 
 
-async def case_messages(conn: asyncpg.Connection, case_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT m.id, m.direction, m.channel, m.kind, m.text, m.status, m.created_at, m.sent_at, m.author_id,"
-        " m.sender, m.recipient, m.error,"
-        " coalesce((SELECT json_agg(json_build_object('id', a.id, 'filename', a.filename,"
-        " 'content_type', a.content_type, 'size', a.size) ORDER BY a.id)"
-        " FROM attachments a WHERE a.message_id = m.id), '[]'::json) AS files"
-        " FROM messages m WHERE m.case_id = $1 ORDER BY m.id",
-        case_id,
-    )
-
-
-async def case_events(conn: asyncpg.Connection, case_id: int, *, public_only: bool = False) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT id, at, actor_kind, actor_id, actor_name, kind, from_status, to_status, changes, reason, public"
-        " FROM case_events WHERE case_id = $1" + (" AND public" if public_only else "") + " ORDER BY id",
-        case_id,
-    )
-
-
-async def insert_event(
-    conn: asyncpg.Connection,
-    case_id: int,
-    actor: Actor,
-    kind: str,
-    *,
-    from_status: str | None = None,
-    to_status: str | None = None,
-    changes: dict[str, Any] | None = None,
-    reason: str | None = None,
-    public: bool = False,
-) -> None:
-    await conn.execute(
-        "INSERT INTO case_events (case_id, actor_kind, actor_id, actor_name, kind, from_status, to_status,"
-        " changes, reason, public) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        case_id, actor.kind, actor.id, actor.name, kind, from_status, to_status, changes or {}, reason, public,
-    )
-
-
 _UPDATABLE = frozenset({
     "priority", "sla_policy_id", "forwarded_at", "accepted_at", "first_response_at", "resolved_at", "sla_state",
     "clock_paused_at", "paused_seconds", "assignee", "assigned_at", "duplicate_score", "procedure_suggestions",
@@ -191,84 +149,10 @@ async def update_case(conn: asyncpg.Connection, case_id: int, values: dict[str, 
     )
 
 
-async def link_citizen(conn: asyncpg.Connection, case_id: int) -> int | None:
-    return await conn.fetchval("SELECT link_citizen($1)", case_id)
-
-
 async def bump_attempts(conn: asyncpg.Connection, case_id: int) -> int:
     return await conn.fetchval(
         "UPDATE cases SET process_attempts = process_attempts + 1 WHERE id = $1 RETURNING process_attempts",
         case_id,
-    )
-
-
-async def citizen_address(conn: asyncpg.Connection, citizen_id: int | None, kind: str) -> str | None:
-    if citizen_id is None:
-        return None
-    return await conn.fetchval(
-        "SELECT value FROM citizen_identities WHERE citizen_id = $1 AND kind = $2 ORDER BY id LIMIT 1",
-        citizen_id, kind,
-    )
-
-
-async def citizen(conn: asyncpg.Connection, citizen_id: int | None) -> dict[str, Any] | None:
-    if citizen_id is None:
-        return None
-    row = await conn.fetchrow("SELECT id, display_name, locale FROM citizens WHERE id = $1", citizen_id)
-    if row is None:
-        return None
-    idents = await conn.fetch(
-        "SELECT kind, value FROM citizen_identities WHERE citizen_id = $1 ORDER BY id", citizen_id
-    )
-    return {
-        "id": row["id"], "name": row["display_name"], "locale": row["locale"],
-        "identities": [{"kind": r["kind"], "value": r["value"]} for r in idents],
-    }
-
-
-async def insert_outbound(
-    conn: asyncpg.Connection,
-    *,
-    case_id: int,
-    citizen_id: int | None,
-    channel: str,
-    key: str,
-    recipient: str | None,
-    text: str,
-    kind: str,
-    author_id: int | None,
-) -> int | None:
-    """Queue a message in the outbox; None when the same key was queued before."""
-    return await conn.fetchval(
-        "INSERT INTO messages (case_id, citizen_id, direction, channel, provider_message_id, recipient, text,"
-        " kind, status, author_id) VALUES ($1, $2, 'out', $3, $4, $5, $6, $7, 'queued', $8)"
-        " ON CONFLICT (channel, direction, provider_message_id) WHERE provider_message_id NOT LIKE 'auto:%'"
-        " DO NOTHING RETURNING id",
-        case_id, citizen_id, channel, key, recipient, text, kind, author_id,
-    )
-
-
-async def claim_outbound(conn: asyncpg.Connection, message_id: int) -> asyncpg.Record | None:
-    """Move a queued outbound message to `sending`; None if someone else has it or it is done."""
-    return await conn.fetchrow(
-        "UPDATE messages m SET status = 'sending', attempts = attempts + 1, claimed_at = now()"
-        " FROM (SELECT id FROM messages WHERE id = $1 AND direction = 'out' AND status = 'queued'"
-        "       FOR UPDATE SKIP LOCKED) q"
-        " WHERE m.id = q.id"
-        " RETURNING m.id, m.case_id, m.channel, m.recipient, m.text, m.attempts,"
-        " (SELECT tracking_code FROM cases WHERE id = m.case_id) AS tracking_code,"
-        " (SELECT locale FROM cases WHERE id = m.case_id) AS locale",
-        message_id,
-    )
-
-
-async def finish_outbound(
-    conn: asyncpg.Connection, message_id: int, *, status: str, external_id: str | None, error: str | None
-) -> None:
-    await conn.execute(
-        "UPDATE messages SET status = $2, external_id = coalesce($3, external_id), error = $4,"
-        " sent_at = CASE WHEN $2 IN ('sent', 'delivered') THEN now() ELSE sent_at END WHERE id = $1",
-        message_id, status, external_id, error,
     )
 
 
@@ -281,32 +165,9 @@ async def unprocessed_cases(conn: asyncpg.Connection, older_than_seconds: int, l
     return [r["id"] for r in rows]
 
 
-async def stale_outbox(conn: asyncpg.Connection, older_than_seconds: int, stuck_after_seconds: int,
-                       limit: int = 500) -> list[int]:
-    """Outbound messages still queued, or stuck in sending (a worker died mid-send), for re-enqueueing.
-
-    `stuck_after_seconds` must stay well above any real send time: a message another worker is
-    sending right now must not be handed out again.
-    """
-    await conn.execute(
-        "UPDATE messages SET status = 'queued' WHERE direction = 'out' AND status = 'sending'"
-        " AND claimed_at < now() - make_interval(secs => $1)",
-        float(stuck_after_seconds),
-    )
-    rows = await conn.fetch(
-        "SELECT id FROM messages WHERE direction = 'out' AND status = 'queued'"
-        " AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2",
-        float(older_than_seconds), limit,
-    )
-    return [r["id"] for r in rows]
-
-
-async def public_replies(conn: asyncpg.Connection, case_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT text, created_at FROM messages WHERE case_id = $1 AND direction = 'out' AND kind = 'reply'"
-        " ORDER BY id",
-        case_id,
-    )
+async def duplicates_of(conn: asyncpg.Connection, parent_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE c.duplicate_of = $1 ORDER BY c.id",
+                            parent_id)
 
 
 async def attachment(conn: asyncpg.Connection, attachment_id: int, *, scope_department: str | None = None
@@ -326,102 +187,3 @@ async def department_exists(conn: asyncpg.Connection, code: str) -> bool:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-async def cases_under_deadline(conn: asyncpg.Connection, limit: int = 5000) -> list[asyncpg.Record]:
-    """Open cases with a deadline that are not yet marked overdue, oldest deadline first."""
-    return await conn.fetch(
-        "SELECT c.id, c.tracking_code, c.field, c.urgent, c.channel, c.description, c.created_at, c.due_at,"
-        " c.sla_state, c.department, c.clock_paused_at FROM cases c"
-        f" WHERE c.due_at IS NOT NULL AND c.status IN {OPEN_SQL}"
-        " AND c.sla_state <> 'overdue' ORDER BY c.due_at LIMIT $1",
-        limit,
-    )
-
-
-async def case_pauses(conn: asyncpg.Connection, case_ids: list[int]) -> dict[int, list[tuple]]:
-    rows = await conn.fetch(
-        "SELECT case_id, started_at, ended_at FROM case_pauses WHERE case_id = ANY($1) ORDER BY id", case_ids)
-    out: dict[int, list[tuple]] = {}
-    for r in rows:
-        out.setdefault(r["case_id"], []).append((r["started_at"], r["ended_at"]))
-    return out
-
-
-async def unaccepted_cases(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
-    """Forwarded cases their unit has neither accepted nor rejected within its acceptance window."""
-    return await conn.fetch(
-        "SELECT c.id, c.tracking_code, c.department, c.forwarded_at, d.accept_minutes, d.name_vi FROM cases c"
-        " JOIN departments d ON d.code = c.department"
-        " WHERE c.status = 'forwarded' AND c.accepted_at IS NULL AND c.forwarded_at IS NOT NULL"
-        " AND c.forwarded_at + make_interval(mins => d.accept_minutes) <= $1",
-        now,
-    )
-
-
-async def notify(conn: asyncpg.Connection, *, case_id: int, audience: str, department: str | None, kind: str,
-                 deadline: datetime | None, message: str) -> bool:
-    """Record a notice once per case, audience, kind and deadline; False when it was already sent."""
-    status = await conn.execute(
-        "INSERT INTO notifications (case_id, audience, department, kind, deadline, message)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        case_id, audience, department, kind, deadline, message,
-    )
-    return status.endswith(" 1")
-
-
-async def notifications(conn: asyncpg.Connection, *, department: str | None, supervisors: bool,
-                        limit: int = 100) -> list[asyncpg.Record]:
-    if supervisors:
-        return await conn.fetch(
-            "SELECT * FROM notifications WHERE audience = 'supervisors' ORDER BY id DESC LIMIT $1", limit)
-    return await conn.fetch(
-        "SELECT * FROM notifications WHERE audience = 'unit' AND department = $1 ORDER BY id DESC LIMIT $2",
-        department, limit)
-
-
-async def duplicates_of(conn: asyncpg.Connection, parent_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE c.duplicate_of = $1 ORDER BY c.id",
-                            parent_id)
-
-
-async def start_pause(conn: asyncpg.Connection, case_id: int, at: datetime, reason: str) -> None:
-    await conn.execute("INSERT INTO case_pauses (case_id, started_at, reason) VALUES ($1, $2, $3)", case_id, at, reason)
-
-
-async def end_pause(conn: asyncpg.Connection, case_id: int, at: datetime) -> None:
-    await conn.execute("UPDATE case_pauses SET ended_at = $2 WHERE case_id = $1 AND ended_at IS NULL", case_id, at)
-
-
-async def pauses_of(conn: asyncpg.Connection, case_id: int) -> list[tuple]:
-    rows = await conn.fetch("SELECT started_at, ended_at FROM case_pauses WHERE case_id = $1 ORDER BY id", case_id)
-    return [(r["started_at"], r["ended_at"]) for r in rows]
-
-
-async def bump_paused(conn: asyncpg.Connection, case_id: int, seconds: int) -> None:
-    await conn.execute("UPDATE cases SET paused_seconds = paused_seconds + $2 WHERE id = $1", case_id, seconds)
-
-
-async def claim_request(conn: asyncpg.Connection, actor_id: int, key: str, *, action: str, case_id: int,
-                        request_hash: str) -> asyncpg.Record | None:
-    """Claim an idempotency key inside the caller's transaction; the earlier request's row if it was used.
-
-    A concurrent request with the same key waits on the primary key until the first one commits
-    (then sees its row) or rolls back (then claims the key itself).
-    """
-    claimed = await conn.fetchval(
-        "INSERT INTO staff_requests (actor_id, idempotency_key, action, case_id, request_hash)"
-        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
-        actor_id, key, action, case_id, request_hash,
-    )
-    if claimed:
-        return None
-    return await conn.fetchrow(
-        "SELECT action, case_id, request_hash, result FROM staff_requests WHERE actor_id = $1 AND idempotency_key = $2",
-        actor_id, key,
-    )
-
-
-async def finish_request(conn: asyncpg.Connection, actor_id: int, key: str, result: dict[str, Any]) -> None:
-    await conn.execute(
-        "UPDATE staff_requests SET result = $3 WHERE actor_id = $1 AND idempotency_key = $2", actor_id, key, result)

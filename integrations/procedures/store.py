@@ -121,3 +121,9 @@ async def candidates(conn: asyncpg.Connection, tsquery: str, limit: int) -> list
         " ORDER BY ts_rank(search_vector, to_tsquery('simple', $1)) DESC, code LIMIT $2",
         tsquery, limit,
     )
+
+
+async def count(db: Db) -> int:
+    """How many procedures the catalogue holds."""
+    async with connection(db) as conn:
+        return await conn.fetchval("SELECT count(*) FROM procedures")

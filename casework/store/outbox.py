@@ -1,0 +1,91 @@
+"""Outbound messages: the outbox (queue, claim, finish, recover) and the messages of a case."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def insert_outbound(
+    conn: asyncpg.Connection,
+    *,
+    case_id: int,
+    citizen_id: int | None,
+    channel: str,
+    key: str,
+    recipient: str | None,
+    text: str,
+    kind: str,
+    author_id: int | None,
+) -> int | None:
+    """Queue a message in the outbox; None when the same key was queued before."""
+    return await conn.fetchval(
+        "INSERT INTO messages (case_id, citizen_id, direction, channel, provider_message_id, recipient, text,"
+        " kind, status, author_id) VALUES ($1, $2, 'out', $3, $4, $5, $6, $7, 'queued', $8)"
+        " ON CONFLICT (channel, direction, provider_message_id) WHERE provider_message_id NOT LIKE 'auto:%'"
+        " DO NOTHING RETURNING id",
+        case_id, citizen_id, channel, key, recipient, text, kind, author_id,
+    )
+
+
+async def claim_outbound(conn: asyncpg.Connection, message_id: int) -> asyncpg.Record | None:
+    """Move a queued outbound message to `sending`; None if someone else has it or it is done."""
+    return await conn.fetchrow(
+        "UPDATE messages m SET status = 'sending', attempts = attempts + 1, claimed_at = now()"
+        " FROM (SELECT id FROM messages WHERE id = $1 AND direction = 'out' AND status = 'queued'"
+        "       FOR UPDATE SKIP LOCKED) q"
+        " WHERE m.id = q.id"
+        " RETURNING m.id, m.case_id, m.channel, m.recipient, m.text, m.attempts,"
+        " (SELECT tracking_code FROM cases WHERE id = m.case_id) AS tracking_code,"
+        " (SELECT locale FROM cases WHERE id = m.case_id) AS locale",
+        message_id,
+    )
+
+
+async def finish_outbound(
+    conn: asyncpg.Connection, message_id: int, *, status: str, external_id: str | None, error: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE messages SET status = $2, external_id = coalesce($3, external_id), error = $4,"
+        " sent_at = CASE WHEN $2 IN ('sent', 'delivered') THEN now() ELSE sent_at END WHERE id = $1",
+        message_id, status, external_id, error,
+    )
+
+
+async def stale_outbox(conn: asyncpg.Connection, older_than_seconds: int, stuck_after_seconds: int,
+                       limit: int = 500) -> list[int]:
+    """Outbound messages still queued, or stuck in sending (a worker died mid-send), for re-enqueueing.
+
+    `stuck_after_seconds` must stay well above any real send time: a message another worker is
+    sending right now must not be handed out again.
+    """
+    await conn.execute(
+        "UPDATE messages SET status = 'queued' WHERE direction = 'out' AND status = 'sending'"
+        " AND claimed_at < now() - make_interval(secs => $1)",
+        float(stuck_after_seconds),
+    )
+    rows = await conn.fetch(
+        "SELECT id FROM messages WHERE direction = 'out' AND status = 'queued'"
+        " AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2",
+        float(older_than_seconds), limit,
+    )
+    return [r["id"] for r in rows]
+
+
+async def public_replies(conn: asyncpg.Connection, case_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT text, created_at FROM messages WHERE case_id = $1 AND direction = 'out' AND kind = 'reply'"
+        " ORDER BY id",
+        case_id,
+    )
+
+
+async def case_messages(conn: asyncpg.Connection, case_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT m.id, m.direction, m.channel, m.kind, m.text, m.status, m.created_at, m.sent_at, m.author_id,"
+        " m.sender, m.recipient, m.error,"
+        " coalesce((SELECT json_agg(json_build_object('id', a.id, 'filename', a.filename,"
+        " 'content_type', a.content_type, 'size', a.size) ORDER BY a.id)"
+        " FROM attachments a WHERE a.message_id = m.id), '[]'::json) AS files"
+        " FROM messages m WHERE m.case_id = $1 ORDER BY m.id",
+        case_id,
+    )
