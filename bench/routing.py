@@ -185,7 +185,7 @@ class Population:
     """Random cases with HCMC's shape: points, fields, wards, open statuses, ages and texts."""
 
     def __init__(self, seed: int, texts_per_field: int = 400) -> None:
-        from routing.duplicates import fold
+        from kernel.text import fold_chars as fold
 
         self.rng = np.random.default_rng(seed)
         pyrng = random.Random(seed)

@@ -43,6 +43,7 @@ from typing import NamedTuple
 import asyncpg
 
 import kernel.cases
+from kernel.text import fold_chars as fold
 from routing import store
 
 OPEN_STATUSES = kernel.cases.OPEN_STATUSES
@@ -117,7 +118,6 @@ def rule_for(field: str | None) -> FieldRule | None:
 # Text similarity
 # --------------------------------------------------------------------------------------------------
 
-_COMBINING = re.compile(r"[\u0300-\u036f]")
 _WORD = re.compile(r"\w+")
 
 # SMS shorthand and southern/northern word pairs, after folding, so "cup dien" meets "mất điện", and the
@@ -153,11 +153,6 @@ _STOPWORDS = frozenset(
     "the an is are was were of on in at to and or by for it its this that there near my we i "
     "has have been be please street".split()
 )
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip diacritics (đ → d)."""
-    return _COMBINING.sub("", unicodedata.normalize("NFD", text.lower().replace("đ", "d")))
 
 
 @lru_cache(maxsize=65_536)
