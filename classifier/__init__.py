@@ -28,6 +28,9 @@ class Classifier(Protocol):
     def classify(self, text: str) -> Classification | None:
         """Classify one text; None when no model is available."""
 
+    def classify_many(self, texts: list[str]) -> list[Classification | None]:
+        """Classify a batch in one pass (one model call, one entity pipeline run)."""
+
 
 class NoModel:
     """Declines everything: no trained model is installed."""
@@ -36,6 +39,9 @@ class NoModel:
 
     def classify(self, text: str) -> Classification | None:
         return None
+
+    def classify_many(self, texts: list[str]) -> list[Classification | None]:
+        return [None] * len(texts)
 
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "build" / "model.pkl"

@@ -103,7 +103,13 @@ class EntityExtractor:
         ruler.add_patterns(_patterns())
 
     def extract(self, text: str) -> dict[str, Any]:
-        doc = self.nlp(text)
+        return self._from_doc(self.nlp(text))
+
+    def extract_many(self, texts: list[str]) -> list[dict[str, Any]]:
+        """Entities of many texts through one spaCy pipe (cheaper per text than one call each)."""
+        return [self._from_doc(doc) for doc in self.nlp.pipe(texts, batch_size=64)]
+
+    def _from_doc(self, doc: Any) -> dict[str, Any]:
         found: dict[str, list[str]] = {}
         for ent in doc.ents:
             value = ent.text.strip().rstrip(".") if ent.label_ == "CITY" else ent.text.strip()

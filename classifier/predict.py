@@ -38,6 +38,19 @@ class TextClassifier:
                                   alternatives=result.alternatives, entities=entities)
         return result
 
+    def classify_many(self, texts: list[str]) -> list[Classification]:
+        """Classify a batch with entities: one model call and one spaCy pipe for all texts."""
+        results = self.classify_batch(texts)
+        if self._entities is None:
+            return results
+        live = [i for i, t in enumerate(texts) if t.strip()]
+        for i, entities in zip(live, self._entities.extract_many([texts[i] for i in live]), strict=True):
+            r = results[i]
+            entities["hazards"] = r.entities.get("hazards", [])
+            results[i] = Classification(field=r.field, confidence=r.confidence, urgent=r.urgent, language=r.language,
+                                        model_version=r.model_version, alternatives=r.alternatives, entities=entities)
+        return results
+
     def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
         model = self.model
         out: list[Classification | None] = [None] * len(texts)

@@ -13,16 +13,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import casework.auth
 import casework.views
 import channels.web.views
+import hotline.openapi
 import integrations.open311.views
 import integrations.procedures.views
 import routing.views
-from hotline.ratelimit import rate_limit_middleware
+from casework import store
+from hotline import ratelimit
 from hotline.services import Services
 from hotline.settings import Settings, split_host_port
-from kernel import metrics
+from kernel import logs, metrics
 from kernel.actors import Role
 from kernel.auth import STAFF_AUTHENTICATOR, staff_actor
-from kernel.http import SERVICES, error_middleware, json_response
+from kernel.http import RETRY_AFTER, SERVICES, error_middleware, json_response, retry_later
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,9 @@ async def healthz(request: web.Request) -> web.Response:
     except Exception as e:
         checks["redis"] = f"error: {type(e).__name__}"
     healthy = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ok" if healthy else "unhealthy", "checks": checks}, status=200 if healthy else 503)
+    response = json_response({"status": "ok" if healthy else "unhealthy", "checks": checks},
+                             status=200 if healthy else 503)
+    return response if healthy else retry_later(request, response)
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -54,8 +58,10 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 async def open_metrics_view(request: web.Request) -> web.Response:
     services: Services = request.app[SERVICES]
-    with contextlib.suppress(Exception):
-        metrics.QUEUE_DEPTH.set(await services.redis.zcard(services.settings.queue_name))
+    with contextlib.suppress(Exception):  # a scrape during an outage shows the last known depths
+        async with services.pool.acquire(timeout=2) as conn:
+            metrics.QUEUE_DEPTH.set(await store.unprocessed_count(conn))
+            metrics.OUTBOX_DEPTH.set(await store.outbox_waiting(conn))
     response = web.Response(body=generate_latest(metrics.REGISTRY))
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response
@@ -80,14 +86,16 @@ async def start_metrics_listener(listen: str, services: Services) -> web.AppRunn
 
 def create_app(settings: Settings, *, with_worker: bool = False) -> web.Application:
     """Build the web app; with_worker also runs the arq worker inside this process."""
-    middlewares = [error_middleware]
+    logs.install()
+    app = web.Application(middlewares=[error_middleware], client_max_size=settings.max_multipart_bytes)
     if settings.rate_limits_enabled:
-        middlewares.append(rate_limit_middleware(settings))
-    app = web.Application(middlewares=middlewares, client_max_size=settings.max_multipart_bytes)
+        ratelimit.setup(app, settings)
     app[STAFF_AUTHENTICATOR] = casework.auth.authenticate
+    app[RETRY_AFTER] = settings.retry_after_seconds
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         services = await Services.start(settings, processing=with_worker)
+        services.pool.acquire_timeout = settings.db_acquire_timeout_seconds  # hotline.db.Pool: views never hang
         app[SERVICES] = services
         metrics_runner = None
         if settings.metrics_listen:
@@ -121,4 +129,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     routing.views.setup(app)
     integrations.open311.views.setup(app)
     integrations.procedures.views.setup(app)
+    hotline.openapi.setup(app)
     return app

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -28,13 +29,40 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, attempts: int = 40) -> asyncpg.Pool:
+# Seconds a request waits for a connection before it gives up (503): with the server down, asyncpg's
+# acquire would otherwise wait for a connect timeout per try, a minute by default.
+DEFAULT_ACQUIRE_TIMEOUT = 5.0
+
+
+class Pool(asyncpg.Pool):
+    """asyncpg's pool whose acquire() times out after `acquire_timeout` seconds unless told otherwise.
+
+    Every `pool.acquire()`, and the pool's own fetch/execute shortcuts, wait at most that long, so no
+    view has to pass a timeout. Broken connections are replaced on the next acquire, so a restarted
+    server is used again without restarting the hotline.
+    """
+
+    __slots__ = ("acquire_timeout",)
+
+    def __init__(self, *args: Any, acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, attempts: int = 40,
+                      acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT) -> Pool:
     """Open a pool, retrying while the server is still starting (an embedded one after a crash, say)."""
     for attempt in range(attempts):
         try:
-            return await asyncpg.create_pool(
-                dsn, min_size=min_size, max_size=max_size, init=_init_connection, command_timeout=60,
-                reset=_keep_session,
+            # asyncpg.create_pool takes no pool class; these are its defaults, with our init and reset.
+            return await Pool(
+                dsn, min_size=min_size, max_size=max_size, max_queries=50000,
+                max_inactive_connection_lifetime=300.0, init=_init_connection, reset=_keep_session,
+                loop=None, connection_class=asyncpg.Connection, record_class=asyncpg.Record,
+                command_timeout=60, timeout=acquire_timeout or 60, acquire_timeout=acquire_timeout,
             )
         except (OSError, asyncpg.CannotConnectNowError) as e:
             if attempt == attempts - 1:
@@ -71,3 +99,17 @@ async def migrate(pool: asyncpg.Pool, directory: Path = MIGRATIONS_DIR) -> list[
         finally:
             await conn.execute("SELECT pg_advisory_unlock(1022)")
     return applied
+
+
+async def notify(conn: asyncpg.Connection, channel: str, payload: str) -> None:
+    """Send a NOTIFY on a channel (workers LISTEN for wake-ups)."""
+    await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+async def try_advisory_lock(conn: asyncpg.Connection, key: int) -> bool:
+    """Take a session-level advisory lock if nobody holds it; True when taken."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+
+
+async def advisory_unlock(conn: asyncpg.Connection, key: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", key)

@@ -1,23 +1,32 @@
-"""The processing pipeline: classify → geocode → route → acknowledge, as idempotent arq jobs."""
+"""The processing pipeline (classify → geocode → route → acknowledge) and the outbox, on work queues in PostgreSQL.
+
+Cases waiting to be processed and queued outbox messages are rows already; workers claim them in
+batches with FOR UPDATE SKIP LOCKED, so any number of workers share the work, a claim dies with the
+worker that held it (its connection drops, its locks go), and there is no second store whose loss
+could strand a report. A batch is one classifier call, one spaCy pipe, one transaction with a
+savepoint per case (one case's failure does not undo the others), and one wake-up for the senders.
+Acknowledgements and replies are sent by their own loop, so they never wait behind processing.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from arq import Retry
+import asyncpg
 
 from casework import actions, assignment, codes, store
 from casework.models import SYSTEM, Status
 from channels.base import OutboundMessage, PermanentSendError, SendError
-from hotline import queue
 from hotline.services import Services
 from integrations.procedures import suggest_for_case
 from kernel import metrics
-from routing import CaseFacts
+from routing import CaseFacts, Router
 from routing.duplicates import find_duplicate
 
 log = logging.getLogger(__name__)
@@ -38,66 +47,107 @@ def _backoff(attempt: int) -> int:
     return min(5 * 2 ** (attempt - 1), 300)
 
 
-async def process_case(ctx: dict[str, Any], *, case_id: int) -> str:
-    """Classify, geocode and route a received case, then queue the acknowledgement; safe to run twice."""
-    services: Services = ctx["services"]
-    started = time.perf_counter()
-    try:
-        try:
-            outcome = await _process(services, case_id)
-        except Exception as e:
-            metrics.JOB_FAILURES.labels("process_case").inc()
-            async with services.pool.acquire() as conn:
-                attempts = await store.bump_attempts(conn, case_id)
-                await store.update_case(conn, case_id, {"process_error": f"{type(e).__name__}: {e}"[:500]})
-            if attempts >= services.settings.job_max_tries:
-                await _after_commit(services, await _give_up(services, case_id, e))
-                return "gave_up"
-            log.warning("case %s: processing failed (attempt %s): %s", case_id, attempts, type(e).__name__)
-            raise Retry(defer=_backoff(attempts)) from e
-        # The case is processed and committed: nothing from here on may mark it failed.
-        await _after_commit(services, outcome)
-        return outcome.status
-    finally:
-        metrics.JOB_SECONDS.labels("process_case").observe(time.perf_counter() - started)
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What processing committed, and what is left to do after the commit."""
+    """What processing one case committed, and what is left to do after the commit."""
 
-    status: str
+    status: str  # processed | gave_up | retry | already_processed | missing | busy
     send_ids: tuple[int, ...] = ()
     department: str | None = None
     created_at: datetime | None = None
 
 
-async def _after_commit(services: Services, outcome: Outcome) -> None:
-    """Follow-ups of a committed case; each failure is logged, none undoes or fails the processing."""
-    if outcome.created_at is not None:
-        metrics.PROCESS_LAG.observe((services.clock() - outcome.created_at).total_seconds())
-    if outcome.status == "processed":
+@dataclass(slots=True)
+class _Prepared:
+    """The CPU half of processing one case, done for the whole batch before any write."""
+
+    case: asyncpg.Record
+    result: Any = None  # a Classification, or None without a model
+    entities: dict[str, Any] = field(default_factory=dict)
+    address: str | None = None
+    geo: Any = None
+    error: Exception | None = None
+
+
+async def process_pending(services: Services, *, limit: int | None = None) -> list[Outcome]:
+    """Claim up to `limit` waiting cases and process them as one batch; safe with any number of workers."""
+    limit = limit or services.settings.process_batch_size
+    started = time.perf_counter()
+    router = await services.current_router()
+    async with services.pool.acquire() as conn, conn.transaction():
+        rows = await store.claim_unprocessed(conn, limit, services.clock())
+        outcomes = await _process_rows(services, conn, rows, router) if rows else []
+    if outcomes:
+        metrics.JOB_SECONDS.labels("process_batch").observe(time.perf_counter() - started)
+    await _after_commit(services, outcomes)
+    return outcomes
+
+
+async def process_case(ctx: dict[str, Any], *, case_id: int) -> str:
+    """Process one case now, whatever its back-off; safe to run twice (the second run changes nothing)."""
+    services: Services = ctx["services"]
+    router = await services.current_router()
+    async with services.pool.acquire() as conn, conn.transaction():
+        row = await store.claim_case(conn, case_id)
+        if row is None:
+            case = await store.get_case(conn, case_id)
+            if case is None:
+                return "missing"
+            return "already_processed" if case["processed_at"] is not None else "busy"
+        outcomes = await _process_rows(services, conn, [row], router)
+    await _after_commit(services, outcomes)
+    return outcomes[0].status
+
+
+async def _process_rows(services: Services, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record],
+                        router: Router) -> list[Outcome]:
+    outcomes = []
+    for prepared in _prepare(services, rows):
         try:
-            await assignment.backfill(services.pool, outcome.department)
-        except Exception as e:  # the assignment cron and the next presence change retry it
-            log.warning("assignment backfill after processing failed: %s", type(e).__name__)
-    await services.jobs.send(*outcome.send_ids)
+            if prepared.error is not None:
+                raise prepared.error
+            async with conn.transaction():  # a savepoint: one case's failure keeps the others
+                outcomes.append(await _apply(services, conn, prepared, router))
+        except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+            raise  # the connection is gone: the whole batch goes back to the queue
+        except Exception as e:
+            metrics.JOB_FAILURES.labels("process_case").inc()
+            outcomes.append(await _failed(services, conn, prepared.case, e))
+    return outcomes
 
 
-async def _process(services: Services, case_id: int) -> str:
-    async with services.pool.acquire() as conn:
-        case = await store.get_case(conn, case_id)
-    if case is None:
-        log.warning("case %s: not found, nothing to process", case_id)
-        return Outcome("missing")
-    if case["processed_at"] is not None:
-        return Outcome("already_processed")
+def _prepare(services: Services, rows: Sequence[asyncpg.Record]) -> list[_Prepared]:
+    """Classify all texts in one call (one by one only if the batch call fails), then geocode each."""
+    texts = [r["description"] for r in rows]
+    try:
+        results: list[Any] = list(services.classifier.classify_many(texts))
+    except Exception:
+        results = []
+        for text in texts:
+            try:
+                results.append(services.classifier.classify(text))
+            except Exception as e:  # this text alone fails; the case is retried later
+                results.append(e)
+    prepared = []
+    for case, result in zip(rows, results, strict=True):
+        if isinstance(result, Exception):
+            prepared.append(_Prepared(case, error=result))
+            continue
+        try:
+            entities = _checked_entities(result.entities if result else {})
+            address = case["address"] or entities.get("address_text")
+            geo = services.geocoder.geocode(address, case["lat"], case["lon"])
+            prepared.append(_Prepared(case, result, entities, address, geo))
+        except Exception as e:
+            prepared.append(_Prepared(case, error=e))
+    return prepared
 
-    # CPU work happens outside any transaction.
-    result = services.classifier.classify(case["description"])
-    entities = _checked_entities(result.entities if result else {})
-    address = case["address"] or entities.get("address_text")
-    geo = services.geocoder.geocode(address, case["lat"], case["lon"])
+
+async def _apply(services: Services, conn: asyncpg.Connection, prepared: _Prepared, router: Router) -> Outcome:
+    """Write one case's classification, place, route and acknowledgement (inside the caller's savepoint)."""
+    case, result, entities, address, geo = (prepared.case, prepared.result, prepared.entities, prepared.address,
+                                            prepared.geo)
+    case_id = case["id"]
     ward = geo.ward_code if geo else None
     field = result.field if result else None
     decision = None
@@ -105,92 +155,116 @@ async def _process(services: Services, case_id: int) -> str:
     if result is not None and field != "other":
         # Only a point the citizen gave counts for distance; a ward's label point would make every
         # report in the ward look like the same place, so without one the ward is compared instead.
+        # The batch's own connection: earlier cases of this batch are candidates too.
         duplicate = await find_duplicate(
-            services.pool, case_id=case_id, field=field, lat=case["lat"], lon=case["lon"], ward_code=ward,
+            conn, case_id=case_id, field=field, lat=case["lat"], lon=case["lon"], ward_code=ward,
             text=case["description"], opened_at=case["created_at"])
     if duplicate is None and result is not None and field != "other":
-        router = await services.current_router()
         decision = router.route(
             CaseFacts(field=field, ward_code=ward, urgent=result.urgent, channel=case["channel"],
                       text=case["description"], opened_at=case["created_at"])
         )
-
     suggestions = None
     if field == "admin_procedures":
         # Agents see the likely procedures (documents, time, fees, where to apply) next to the question.
-        suggestions = await suggest_for_case(services.pool, case["description"])
+        suggestions = await suggest_for_case(conn, case["description"])
 
-    send_ids: list[int] = []
-    async with services.pool.acquire() as conn, conn.transaction():
-        case = await store.get_case(conn, case_id, lock=True)
-        if case is None or case["processed_at"] is not None:
-            return Outcome("already_processed")
-        values: dict[str, Any] = {"processed_at": services.clock(), "process_error": None}
-        if result is not None:
-            values.update(
-                field=result.field, confidence=result.confidence, urgent=result.urgent,
-                language=result.language, classifier_version=result.model_version, entities=entities,
-            )
-            if not case["address"] and address:
-                values["address"] = address
-            if suggestions:
-                values["procedure_suggestions"] = suggestions
-            await store.insert_event(
-                conn, case_id, SYSTEM, "classified",
-                changes={"field": result.field, "confidence": round(result.confidence, 4),
-                         "urgent": result.urgent, "model": result.model_version,
-                         "alternatives": [list(a) for a in result.alternatives]},
-            )
-        if geo is not None:
-            values.update(ward_code=geo.ward_code, geocode_confidence=geo.confidence)
-            if case["lat"] is None and geo.lat is not None:
-                values.update(lat=geo.lat, lon=geo.lon)
-            await store.insert_event(conn, case_id, SYSTEM, "geocoded", changes={
-                "ward_code": geo.ward_code, "ward_name": geo.ward_name, "confidence": geo.confidence,
-                "old_ward": getattr(geo, "old_ward", None), "old_district": getattr(geo, "old_district", None),
-                "candidates": [list(c) if isinstance(c, tuple) else c for c in getattr(geo, "candidates", ())],
-            })
-        if case["status"] == Status.RECEIVED:
-            if duplicate is not None:
-                values.update(status=Status.DUPLICATE.value, duplicate_of=duplicate.parent_id,
-                              duplicate_score=duplicate.score)
-                target, reason = Status.DUPLICATE, duplicate.explanation_vi
-                await store.insert_event(
-                    conn, case_id, SYSTEM, "duplicate_detected",
-                    changes={"duplicate_of": duplicate.parent_id, "score": round(duplicate.score, 3),
-                             "similarity": round(duplicate.similarity, 3), "distance_m": duplicate.distance_m},
-                    reason=duplicate.explanation_vi)
-            elif decision is not None:
-                values.update(status=Status.FORWARDED.value, department=decision.department,
-                              routing_reason=decision.reason, due_at=decision.due_at,
-                              deadline_reason=decision.deadline_reason, priority=decision.priority,
-                              sla_policy_id=decision.policy_id, forwarded_at=services.clock())
-                target, reason = Status.FORWARDED, decision.reason
-                await store.insert_event(
-                    conn, case_id, SYSTEM, "routed",
-                    changes={"department": decision.department, "rule": decision.rule_id,
-                             "due_at": decision.due_at.isoformat() if decision.due_at else None,
-                             "deadline": decision.deadline_reason},
-                    reason=decision.reason,
-                )
-            else:
-                values["status"] = Status.TRIAGE.value
-                target, reason = Status.TRIAGE, _triage_reason(result, field)
-            await store.update_case(conn, case_id, values)
-            await store.insert_event(conn, case_id, SYSTEM, "status", from_status=Status.RECEIVED,
-                                     to_status=target, reason=reason, public=True)
-        else:
-            # Staff moved the case before the job ran; keep their decision.
-            await store.update_case(conn, case_id, values)
-        parent_code = None
+    now = services.clock()
+    values: dict[str, Any] = {"processed_at": now, "process_error": None, "process_after": None}
+    if result is not None:
+        values.update(
+            field=result.field, confidence=result.confidence, urgent=result.urgent,
+            language=result.language, classifier_version=result.model_version, entities=entities,
+        )
+        if not case["address"] and address:
+            values["address"] = address
+        if suggestions:
+            values["procedure_suggestions"] = suggestions
+        await store.insert_event(
+            conn, case_id, SYSTEM, "classified",
+            changes={"field": result.field, "confidence": round(result.confidence, 4),
+                     "urgent": result.urgent, "model": result.model_version,
+                     "alternatives": [list(a) for a in result.alternatives]},
+        )
+    if geo is not None:
+        values.update(ward_code=geo.ward_code, geocode_confidence=geo.confidence)
+        if case["lat"] is None and geo.lat is not None:
+            values.update(lat=geo.lat, lon=geo.lon)
+        await store.insert_event(conn, case_id, SYSTEM, "geocoded", changes={
+            "ward_code": geo.ward_code, "ward_name": geo.ward_name, "confidence": geo.confidence,
+            "old_ward": getattr(geo, "old_ward", None), "old_district": getattr(geo, "old_district", None),
+            "candidates": [list(c) if isinstance(c, tuple) else c for c in getattr(geo, "candidates", ())],
+        })
+    if case["status"] == Status.RECEIVED:
         if duplicate is not None:
-            parent = await store.get_case(conn, duplicate.parent_id)
-            parent_code = parent["tracking_code"] if parent is not None else None
-        ack_id = await _link_and_acknowledge(conn, services, case_id, duplicate_of_code=parent_code)
-        if ack_id is not None:
-            send_ids.append(ack_id)
-    return Outcome("processed", tuple(send_ids), decision.department if decision is not None else None,
-                   case["created_at"])
+            values.update(status=Status.DUPLICATE.value, duplicate_of=duplicate.parent_id,
+                          duplicate_score=duplicate.score)
+            target, reason = Status.DUPLICATE, duplicate.explanation_vi
+            await store.insert_event(
+                conn, case_id, SYSTEM, "duplicate_detected",
+                changes={"duplicate_of": duplicate.parent_id, "score": round(duplicate.score, 3),
+                         "similarity": round(duplicate.similarity, 3), "distance_m": duplicate.distance_m},
+                reason=duplicate.explanation_vi)
+        elif decision is not None:
+            values.update(status=Status.FORWARDED.value, department=decision.department,
+                          routing_reason=decision.reason, due_at=decision.due_at,
+                          deadline_reason=decision.deadline_reason, priority=decision.priority,
+                          sla_policy_id=decision.policy_id, forwarded_at=now)
+            target, reason = Status.FORWARDED, decision.reason
+            await store.insert_event(
+                conn, case_id, SYSTEM, "routed",
+                changes={"department": decision.department, "rule": decision.rule_id,
+                         "due_at": decision.due_at.isoformat() if decision.due_at else None,
+                         "deadline": decision.deadline_reason},
+                reason=decision.reason,
+            )
+        else:
+            values["status"] = Status.TRIAGE.value
+            target, reason = Status.TRIAGE, _triage_reason(result, field)
+        await store.update_case(conn, case_id, values)
+        await store.insert_event(conn, case_id, SYSTEM, "status", from_status=Status.RECEIVED,
+                                 to_status=target, reason=reason, public=True)
+    else:
+        # Staff moved the case before it was processed; keep their decision.
+        await store.update_case(conn, case_id, values)
+    parent_code = None
+    if duplicate is not None:
+        parent = await store.get_case(conn, duplicate.parent_id)
+        parent_code = parent["tracking_code"] if parent is not None else None
+    ack_id = await _link_and_acknowledge(conn, services, case_id, duplicate_of_code=parent_code)
+    return Outcome("processed", (ack_id,) if ack_id is not None else (),
+                   decision.department if decision is not None else None, case["created_at"])
+
+
+async def _failed(services: Services, conn: asyncpg.Connection, case: asyncpg.Record, error: Exception) -> Outcome:
+    """Count a failed try; after the last one hand the case to people, acknowledged all the same."""
+    attempts = case["process_attempts"] + 1
+    retry_at = services.clock() + timedelta(seconds=_backoff(attempts))
+    await store.record_process_failure(conn, case["id"], f"{type(error).__name__}: {error}"[:500], retry_at)
+    if attempts >= services.settings.job_max_tries:
+        async with conn.transaction():
+            return await _give_up(services, conn, case, error)
+    log.warning("case %s: processing failed (attempt %s): %s", case["id"], attempts, type(error).__name__)
+    return Outcome("retry")
+
+
+async def _after_commit(services: Services, outcomes: Sequence[Outcome]) -> None:
+    """Follow-ups of committed cases; each failure is logged, none undoes or fails the processing."""
+    now = services.clock()
+    departments: set[str | None] = set()
+    send_ids: list[int] = []
+    for outcome in outcomes:
+        if outcome.created_at is not None:
+            metrics.PROCESS_LAG.observe((now - outcome.created_at).total_seconds())
+        if outcome.status == "processed":
+            departments.add(outcome.department)
+        send_ids.extend(outcome.send_ids)
+    for unit in departments:
+        try:
+            await assignment.backfill(services.pool, unit)
+        except Exception as e:  # the next presence change or processed case retries it
+            log.warning("assignment backfill after processing failed: %s", type(e).__name__)
+    await services.jobs.send(*send_ids)
 
 
 async def _link_and_acknowledge(conn, services: Services, case_id: int, *,  # noqa: ANN001 - a connection
@@ -226,68 +300,91 @@ def _triage_reason(result, field: str | None) -> str:
     return f"no routing rule for field {field}: a person routes this case"
 
 
-async def _give_up(services: Services, case_id: int, error: Exception) -> Outcome:
-    """After the last retry, hand the case to people rather than leave it in limbo.
+async def _give_up(services: Services, conn: asyncpg.Connection, case: asyncpg.Record,
+                   error: Exception) -> Outcome:
+    """After the last try, hand the case to people rather than leave it in limbo.
 
     The citizen is still recognised and acknowledged: their report is in, whoever classifies it.
     """
-    async with services.pool.acquire() as conn, conn.transaction():
-        case = await store.get_case(conn, case_id, lock=True)
-        if case is None or case["processed_at"] is not None:
-            return Outcome("already_processed")
-        await store.update_case(conn, case_id, {"processed_at": services.clock(), **(
-            {"status": Status.TRIAGE.value} if case["status"] == Status.RECEIVED else {})})
-        if case["status"] == Status.RECEIVED:
-            await store.insert_event(
-                conn, case_id, SYSTEM, "status", from_status=Status.RECEIVED, to_status=Status.TRIAGE,
-                reason=f"automatic processing failed ({type(error).__name__}): a person takes over", public=True,
-            )
-        ack_id = await _link_and_acknowledge(conn, services, case_id)
+    case_id = case["id"]
+    received = case["status"] == Status.RECEIVED
+    await store.update_case(conn, case_id, {"processed_at": services.clock(), "process_after": None,
+                                            **({"status": Status.TRIAGE.value} if received else {})})
+    if received:
+        await store.insert_event(
+            conn, case_id, SYSTEM, "status", from_status=Status.RECEIVED, to_status=Status.TRIAGE,
+            reason=f"automatic processing failed ({type(error).__name__}): a person takes over", public=True,
+        )
+    ack_id = await _link_and_acknowledge(conn, services, case_id)
     log.error("case %s: processing failed for good; sent to triage", case_id)
-    return Outcome("gave_up", (ack_id,) if ack_id is not None else ())
+    return Outcome("gave_up", (ack_id,) if ack_id is not None else (), None, case["created_at"])
+
+
+async def send_pending(services: Services, *, limit: int | None = None) -> int:
+    """Claim up to `limit` queued messages whose time has come and deliver them concurrently."""
+    settings = services.settings
+    async with services.pool.acquire() as conn:
+        rows = await store.claim_outbound_batch(conn, limit or settings.send_batch_size, services.clock())
+    if rows:
+        gate = asyncio.Semaphore(settings.send_concurrency)
+
+        async def one(row: asyncpg.Record) -> str:
+            async with gate:
+                return await _deliver(services, row)
+
+        await asyncio.gather(*(one(row) for row in rows))
+    return len(rows)
 
 
 async def send_message(ctx: dict[str, Any], *, message_id: int) -> str:
-    """Deliver one outbox message through its channel's adapter.
+    """Deliver one queued outbox message now, whatever its back-off; never while another worker has it."""
+    services: Services = ctx["services"]
+    async with services.pool.acquire() as conn:
+        row = await store.claim_outbound(conn, message_id)
+    if row is None:
+        return "not_queued"
+    return await _deliver(services, row)
+
+
+async def _deliver(services: Services, row: asyncpg.Record) -> str:
+    """Send one claimed message through its channel's adapter and record how it went.
 
     At least once, not exactly once: if the worker dies after the provider took the message and
-    before the commit below, the sweeper hands the message out again after the send timeout. The
-    window is one provider call; providers that accept an idempotency key get the message's own.
+    before the commit below, the message stays `sending` and goes back to the queue after the send
+    timeout. The window is one provider call; providers that accept an idempotency key get the
+    message's own.
     """
-    services: Services = ctx["services"]
+    message_id = row["id"]
     started = time.perf_counter()
     try:
-        async with services.pool.acquire() as conn:
-            row = await store.claim_outbound(conn, message_id)
-        if row is None:
-            return "not_queued"
         adapter = services.adapters.get(row["channel"])
         if adapter is None:
             await _fail_delivery(services, row, f"no adapter for channel {row['channel']}")
             log.error("message %s: no adapter for channel %s", message_id, row["channel"])
             return "failed"
         try:
-            receipt = await adapter.send(OutboundMessage(
+            receipt = await asyncio.wait_for(adapter.send(OutboundMessage(
                 message_id=message_id, channel=row["channel"], recipient=row["recipient"], text=row["text"],
                 case_code=row["tracking_code"], locale=row["locale"] or "vi",
-            ))
+            )), services.settings.send_timeout_seconds)
         except PermanentSendError as e:
             metrics.JOB_FAILURES.labels("send_message").inc()
             await _fail_delivery(services, row, _send_error(e))
             log.warning("message %s: refused for good by the provider (%s)", message_id, e.provider_code)
             return "failed"
-        except Exception as e:  # anything else may pass: a busy or unreachable provider
+        except Exception as e:  # anything else may pass: a busy or unreachable provider, a timeout
             metrics.JOB_FAILURES.labels("send_message").inc()
             if row["attempts"] >= services.settings.job_max_tries:
                 await _fail_delivery(services, row, _send_error(e))
                 log.warning("message %s: send failed %s times; given up", message_id, row["attempts"])
                 return "failed"
+            delay = max(_backoff(row["attempts"]), int(getattr(e, "retry_after", None) or 0))
             async with services.pool.acquire() as conn:
                 await store.finish_outbound(conn, message_id, status="queued", external_id=None,
-                                            error=_send_error(e))
-            log.warning("message %s: send failed (attempt %s): %s", message_id, row["attempts"], type(e).__name__)
-            retry_after = getattr(e, "retry_after", None)
-            raise Retry(defer=max(_backoff(row["attempts"]), int(retry_after or 0))) from e
+                                            error=_send_error(e), retry_at=services.clock() + timedelta(seconds=delay))
+            log.warning("message %s: send failed (attempt %s): %s; next try in %s s", message_id, row["attempts"],
+                        type(e).__name__, delay)
+            return "retry"
         async with services.pool.acquire() as conn:
             await store.finish_outbound(conn, message_id, status=receipt.status,
                                         external_id=receipt.provider_message_id, error=None)
@@ -299,6 +396,8 @@ async def send_message(ctx: dict[str, Any], *, message_id: int) -> str:
 def _send_error(e: Exception) -> str:
     if isinstance(e, SendError):
         return (f"{e.provider_code}: {e.reason}" if e.provider_code else e.reason)[:500]
+    if isinstance(e, TimeoutError):
+        return "timeout: the provider did not answer in time"
     return f"{type(e).__name__}: {e}"[:500]
 
 
@@ -310,21 +409,21 @@ async def _fail_delivery(services: Services, row, error: str) -> None:  # noqa: 
                                  changes={"message_id": row["id"], "channel": row["channel"], "error": error})
 
 
-async def sweep(ctx: dict[str, Any], *, older_than: int | None = None) -> dict[str, int]:
-    """Re-enqueue cases not processed and messages not sent in time: a lost Redis job loses nothing."""
+async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    """Put messages stuck in `sending` (their worker died mid-send) back in the queue; count what waits.
+
+    Cases and messages need no re-enqueueing: they are their own queue. This only repairs a claim
+    a dead worker left behind, and reports the backlog.
+    """
     services: Services = ctx["services"]
-    after = services.settings.sweep_after_seconds if older_than is None else older_than
     async with services.pool.acquire() as conn:
-        case_ids = await store.unprocessed_cases(conn, after)
-        # A message claimed longer ago than a send may run (arq cancels it at the timeout) was
-        # being sent by a worker that died; the margin covers the commit after the provider call.
-        stuck = services.settings.send_timeout_seconds + 10
-        message_ids = await store.stale_outbox(conn, after, stuck_after_seconds=stuck)
-    queue_name = services.settings.queue_name
-    requeued = {"cases": await queue.enqueue_processing(services.redis, queue_name, *case_ids),
-                "messages": await queue.enqueue_send(services.redis, queue_name, *message_ids)}
-    if requeued["cases"] or requeued["messages"]:
-        metrics.SWEPT.labels("case").inc(requeued["cases"])
-        metrics.SWEPT.labels("message").inc(requeued["messages"])
-        log.warning("sweeper re-enqueued %(cases)s cases and %(messages)s messages", requeued)
-    return requeued
+        # A message claimed longer ago than a send may run was being sent by a worker that died;
+        # the margin covers the commit after the provider call.
+        reset = await store.reset_stuck_sends(conn, services.settings.send_timeout_seconds + 10)
+        waiting = await store.unprocessed_count(conn)
+    metrics.QUEUE_DEPTH.set(waiting)
+    if reset:
+        metrics.SWEPT.labels("message").inc(len(reset))
+        log.warning("sweeper put %s messages back in the queue", len(reset))
+        await services.jobs.send(*reset)
+    return {"waiting_cases": waiting, "messages": len(reset)}

@@ -1,4 +1,4 @@
-"""Enqueueing arq jobs with stable ids: in one Redis round trip per batch, and off the request path.
+"""Waking the workers for work stored in PostgreSQL, and enqueueing arq jobs with stable ids in one round trip.
 
 arq's own `enqueue_job` takes three round trips per job (WATCH, EXISTS, MULTI/EXEC). Intake sends
 many small jobs, so a Lua script enqueues a whole batch atomically with the same rules: a job whose
@@ -13,11 +13,13 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
+import asyncpg
 from arq.connections import ArqRedis
 from arq.constants import default_queue_name, expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
-from redis.exceptions import RedisError
+
+from hotline import db
 
 log = logging.getLogger(__name__)
 
@@ -67,56 +69,56 @@ async def enqueue_send(redis: ArqRedis, queue: str, *message_ids: int) -> int:
     return await enqueue_many(redis, queue, [(send_job_id(i), SEND_MESSAGE, {"message_id": i}) for i in message_ids])
 
 
-class QueueJobs:
-    """The `kernel.jobs.Jobs` interface on arq: processing and sending requests, off the request path.
+WORK_CHANNEL = "hotline_work"  # PostgreSQL LISTEN/NOTIFY channel; the payload says which loop to wake
 
-    Callers hand in ids of rows already committed. In "background" mode the ids are batched and
-    enqueued right after the response, one Redis round trip per batch; in "inline" mode the call
-    waits for Redis. Either way a Redis failure is logged and swallowed: the sweeper re-enqueues
-    every case not processed and every message not sent, so nothing is lost and the caller never
-    answers 500 for work it has already stored.
+
+class WorkSignals:
+    """The `kernel.jobs.Jobs` interface: wake the workers' processing and sending loops.
+
+    The work itself is the rows callers have already committed (cases not yet processed, queued
+    outbox messages); this only shortens the wait. In "background" mode the wake-ups of many requests
+    are coalesced and sent right after the responses, one NOTIFY per loop per batch; in "inline" mode
+    the call sends it at once. A failure is logged and swallowed: workers also poll, so a lost
+    wake-up delays the work by at most a poll interval and loses nothing.
     """
 
-    def __init__(self, redis: ArqRedis, queue: str, *, background: bool = True) -> None:
-        self.redis = redis
-        self.queue = queue
+    def __init__(self, pool: asyncpg.Pool, *, background: bool = True) -> None:
+        self.pool = pool
         self.background = background
-        self._pending: list[tuple[str, str, dict]] = []
+        self._pending: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
         if self.background:
-            self._task = asyncio.create_task(self._run(), name="background-enqueuer")
+            self._task = asyncio.create_task(self._run(), name="work-signals")
 
     async def process(self, *case_ids: int) -> None:
-        await self._submit([(process_job_id(i), PROCESS_CASE, {"case_id": i}) for i in case_ids])
+        if case_ids:
+            await self._signal("process")
 
     async def send(self, *message_ids: int) -> None:
-        await self._submit([(send_job_id(i), SEND_MESSAGE, {"message_id": i}) for i in message_ids])
+        if message_ids:
+            await self._signal("send")
 
-    async def _submit(self, jobs: list[tuple[str, str, dict]]) -> None:
-        if not jobs:
-            return
-        if self.background and self._task is not None:
-            self._pending.extend(jobs)
+    async def _signal(self, what: str) -> None:
+        self._pending.add(what)
+        if self._task is not None:
             self._wake.set()
+        else:
+            await self.flush()
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, set()
+        if not pending:
             return
-        await self._enqueue(jobs)
-
-    async def flush(self) -> int:
-        batch, self._pending = self._pending, []
-        return await self._enqueue(batch)
-
-    async def _enqueue(self, batch: list[tuple[str, str, dict]]) -> int:
-        if not batch:
-            return 0
         try:
-            return await enqueue_many(self.redis, self.queue, batch)
-        except (RedisError, OSError) as e:
-            log.warning("%s jobs stored but not enqueued (%s); the sweeper will pick them up",
-                        len(batch), type(e).__name__)
-            return 0
+            async with self.pool.acquire(timeout=5) as conn:
+                for what in sorted(pending):
+                    await db.notify(conn, WORK_CHANNEL, what)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
+            log.warning("could not wake the workers (%s); they will find the work when they poll",
+                        type(e).__name__)
 
     async def _run(self) -> None:
         while True:

@@ -13,7 +13,7 @@ import classifier
 from channels.base import ChannelAdapter
 from channels.web.adapter import WebAdapter
 from hotline.db import create_pool
-from hotline.queue import QueueJobs
+from hotline.queue import WorkSignals
 from hotline.settings import Settings
 from integrations.geocoding import NoGazetteer, load_default
 from integrations.geocoding.gazetteer import Gazetteer
@@ -55,7 +55,7 @@ class Services:
     classifier: classifier.Classifier
     router: Router
     geocoder: Geocoder
-    jobs: QueueJobs
+    jobs: WorkSignals
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
     clock: Clock = utc_now
 
@@ -65,7 +65,7 @@ class Services:
         assert settings.database_url and settings.redis_url, "resolve the server URLs first"
         pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         redis = await create_redis_pool(redis_settings(settings))
-        jobs = QueueJobs(redis, settings.queue_name, background=settings.intake_enqueue == "background")
+        jobs = WorkSignals(pool, background=settings.intake_enqueue == "background")
         jobs.start()
         return cls(
             settings=settings,

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # A request waits at most this long for a database connection; then it answers 503 (never hangs).
+    db_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
+    # While the database is unreachable every endpoint answers 503 with Retry-After: this many seconds.
+    retry_after_seconds: int = Field(default=5, ge=1)
 
     session_ttl_hours: int = 12
 
@@ -46,8 +50,14 @@ class Settings(BaseSettings):
     # The longest one delivery may take; a message still `sending` this long (plus a margin) after
     # it was claimed belongs to a worker that died, and goes back to the queue.
     send_timeout_seconds: int = 30
-    # "background": intake responds once the report is stored and enqueues in batches right after;
-    # "inline": the request waits for Redis too. Either way the sweeper is the backstop.
+    # Workers claim this many cases (or outbox messages) at a time; an idle worker looks for work
+    # this often even without a wake-up.
+    process_batch_size: int = 100
+    send_batch_size: int = 100
+    send_concurrency: int = 20
+    worker_poll_seconds: float = 1.0
+    # "background": requests answer once their rows are stored and wake the workers in batches right
+    # after; "inline": the request sends its wake-up itself. Either way workers also poll.
     intake_enqueue: Literal["background", "inline"] = "background"
 
     # "auto": the model built by `hotline train` if present; "none": every case goes to triage.
@@ -68,8 +78,10 @@ class Settings(BaseSettings):
         default="development", validation_alias=AliasChoices("HOTLINE_ENV")
     )
 
-    # Requests per client address and window (seconds) on the public and sign-in endpoints, counted in
-    # Redis so every web process shares them; 0 requests turns one class off. When Redis is unreachable
+    # Requests per client address and window (seconds) on the public and sign-in endpoints, shared by
+    # every web process through Redis; 0 requests turns one class off. Each process decides locally and
+    # syncs its counts with Redis every `rate_limit_sync_seconds` at most, so several processes together
+    # may let a client slightly past its limit (see hotline/ratelimit.py). When Redis is unreachable
     # every request is let through: intake is never refused for want of a counter.
     rate_limits_enabled: bool = True
     rate_limit_intake_requests: int = 60
@@ -80,6 +92,7 @@ class Settings(BaseSettings):
     rate_limit_login_window_seconds: int = 60
     rate_limit_open311_requests: int = 60
     rate_limit_open311_window_seconds: int = 60
+    rate_limit_sync_seconds: float = 0.05
     # Reverse proxies whose X-Forwarded-For is believed, as addresses or networks (comma-separated).
     # Empty: the peer address is the client.
     trusted_proxies: Annotated[list[str], NoDecode] = []

@@ -20,8 +20,10 @@ PROCESS_LAG = Histogram(
     "hotline_intake_to_processed_seconds", "From intake to the case being classified and routed",
     registry=REGISTRY, buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
 )
-QUEUE_DEPTH = Gauge("hotline_queue_depth", "Jobs waiting in the queue", registry=REGISTRY)
-SWEPT = Counter("hotline_swept_total", "Items re-enqueued by the sweeper", ["kind"], registry=REGISTRY)
+QUEUE_DEPTH = Gauge("hotline_queue_depth", "Cases waiting to be processed", registry=REGISTRY)
+OUTBOX_DEPTH = Gauge("hotline_outbox_depth", "Outbound messages queued and not yet sent", registry=REGISTRY)
+SWEPT = Counter("hotline_swept_total", "Messages a dead worker left in sending, put back by the sweeper", ["kind"],
+                registry=REGISTRY)
 
 
 _INTAKE_BY_CHANNEL: dict[str, object] = {}

@@ -12,7 +12,8 @@ from casework.store.cases import (
     CASE_FROM,
     CaseFilter,
     attachment,
-    bump_attempts,
+    claim_case,
+    claim_unprocessed,
     department_exists,
     dumps,
     duplicates_of,
@@ -21,7 +22,8 @@ from casework.store.cases import (
     insert_attachments,
     intake,
     list_cases,
-    unprocessed_cases,
+    record_process_failure,
+    unprocessed_count,
     update_case,
 )
 from casework.store.citizens import citizen, citizen_address, link_citizen
@@ -41,10 +43,12 @@ from casework.store.events import case_events, insert_event
 from casework.store.outbox import (
     case_messages,
     claim_outbound,
+    claim_outbound_batch,
     finish_outbound,
     insert_outbound,
+    outbox_waiting,
     public_replies,
-    stale_outbox,
+    reset_stuck_sends,
 )
 from casework.store.requests import claim_request, finish_request
 from casework.store.staff import (
@@ -68,14 +72,15 @@ from casework.store.staff import (
 __all__ = [
     # cases: intake, read, list, update, attachments, units
     "CASE_COLUMNS", "CASE_FROM", "intake", "insert_attachments", "get_case", "get_case_by_code", "CaseFilter",
-    "list_cases", "update_case", "bump_attempts", "unprocessed_cases", "duplicates_of", "attachment",
-    "department_exists", "dumps",
+    "list_cases", "update_case", "duplicates_of", "attachment",
+    "department_exists", "dumps", "claim_unprocessed", "claim_case", "record_process_failure", "unprocessed_count",
     # the case history
     "case_events", "insert_event",
     # citizens and their identities
     "link_citizen", "citizen_address", "citizen",
     # outbound messages and a case's messages
-    "insert_outbound", "claim_outbound", "finish_outbound", "stale_outbox", "public_replies", "case_messages",
+    "insert_outbound", "claim_outbound", "finish_outbound", "reset_stuck_sends", "public_replies", "case_messages",
+    "claim_outbound_batch", "outbox_waiting",
     # deadlines, clock pauses, unaccepted forwards, notices
     "cases_under_deadline", "case_pauses", "unaccepted_cases", "notify", "notifications", "start_pause",
     "end_pause", "pauses_of", "bump_paused",

@@ -133,7 +133,7 @@ _UPDATABLE = frozenset({
     "clock_paused_at", "paused_seconds", "assignee", "assigned_at", "duplicate_score", "procedure_suggestions",
     "status", "field", "confidence", "classifier_version", "urgent", "entities", "language", "ward_code",
     "geocode_confidence", "lat", "lon", "address", "department", "routing_reason", "due_at",
-    "deadline_reason", "duplicate_of", "processed_at", "process_error", "process_attempts",
+    "deadline_reason", "duplicate_of", "processed_at", "process_error", "process_attempts", "process_after",
 })
 
 
@@ -149,20 +149,41 @@ async def update_case(conn: asyncpg.Connection, case_id: int, values: dict[str, 
     )
 
 
-async def bump_attempts(conn: asyncpg.Connection, case_id: int) -> int:
-    return await conn.fetchval(
-        "UPDATE cases SET process_attempts = process_attempts + 1 WHERE id = $1 RETURNING process_attempts",
+async def claim_unprocessed(conn: asyncpg.Connection, limit: int, now: datetime) -> list[asyncpg.Record]:
+    """Lock up to `limit` cases waiting for processing, oldest first, skipping those another worker holds.
+
+    Call inside a transaction: the locks are the claim, released by the commit (or by the worker's
+    connection dropping, should it die).
+    """
+    return await conn.fetch(
+        f"SELECT {CASE_COLUMNS}, c.process_attempts FROM {CASE_FROM} WHERE c.id IN ("
+        " SELECT id FROM cases WHERE processed_at IS NULL AND (process_after IS NULL OR process_after <= $2)"
+        " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) ORDER BY c.id",
+        limit, now,
+    )
+
+
+async def claim_case(conn: asyncpg.Connection, case_id: int) -> asyncpg.Record | None:
+    """Lock one case for processing now, back-off or not; None if processed or held by another worker."""
+    return await conn.fetchrow(
+        f"SELECT {CASE_COLUMNS}, c.process_attempts FROM {CASE_FROM} WHERE c.id IN ("
+        " SELECT id FROM cases WHERE id = $1 AND processed_at IS NULL FOR UPDATE SKIP LOCKED)",
         case_id,
     )
 
 
-async def unprocessed_cases(conn: asyncpg.Connection, older_than_seconds: int, limit: int = 500) -> list[int]:
-    rows = await conn.fetch(
-        "SELECT id FROM cases WHERE processed_at IS NULL"
-        " AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2",
-        float(older_than_seconds), limit,
+async def record_process_failure(conn: asyncpg.Connection, case_id: int, error: str,
+                                 retry_at: datetime | None) -> int:
+    """Count a failed try, keep its error and set when to try again; return the tries so far."""
+    return await conn.fetchval(
+        "UPDATE cases SET process_attempts = process_attempts + 1, process_error = $2, process_after = $3"
+        " WHERE id = $1 RETURNING process_attempts",
+        case_id, error, retry_at,
     )
-    return [r["id"] for r in rows]
+
+
+async def unprocessed_count(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM cases WHERE processed_at IS NULL")
 
 
 async def duplicates_of(conn: asyncpg.Connection, parent_id: int) -> list[asyncpg.Record]:

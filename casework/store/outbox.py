@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 
@@ -33,40 +35,61 @@ async def claim_outbound(conn: asyncpg.Connection, message_id: int) -> asyncpg.R
         "UPDATE messages m SET status = 'sending', attempts = attempts + 1, claimed_at = now()"
         " FROM (SELECT id FROM messages WHERE id = $1 AND direction = 'out' AND status = 'queued'"
         "       FOR UPDATE SKIP LOCKED) q"
-        " WHERE m.id = q.id"
-        " RETURNING m.id, m.case_id, m.channel, m.recipient, m.text, m.attempts,"
-        " (SELECT tracking_code FROM cases WHERE id = m.case_id) AS tracking_code,"
-        " (SELECT locale FROM cases WHERE id = m.case_id) AS locale",
+        " WHERE m.id = q.id" + _CLAIMED,
         message_id,
     )
 
 
+_CLAIMED = (
+    " RETURNING m.id, m.case_id, m.channel, m.recipient, m.text, m.attempts, m.kind,"
+    " (SELECT tracking_code FROM cases WHERE id = m.case_id) AS tracking_code,"
+    " (SELECT locale FROM cases WHERE id = m.case_id) AS locale"
+)
+
+
+async def claim_outbound_batch(conn: asyncpg.Connection, limit: int, now: datetime) -> list[asyncpg.Record]:
+    """Move up to `limit` queued messages whose time has come to `sending`, oldest first, and return them.
+
+    Acknowledgements and replies are claimed here, by their own loop, so they never wait behind
+    case processing.
+    """
+    return await conn.fetch(
+        "UPDATE messages m SET status = 'sending', attempts = attempts + 1, claimed_at = $2"
+        " FROM (SELECT id FROM messages WHERE direction = 'out' AND status = 'queued'"
+        "       AND (next_attempt_at IS NULL OR next_attempt_at <= $2)"
+        "       ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) q"
+        " WHERE m.id = q.id" + _CLAIMED,
+        limit, now,
+    )
+
+
 async def finish_outbound(
-    conn: asyncpg.Connection, message_id: int, *, status: str, external_id: str | None, error: str | None
+    conn: asyncpg.Connection, message_id: int, *, status: str, external_id: str | None, error: str | None,
+    retry_at: datetime | None = None,
 ) -> None:
+    """Record how a send ended; a message going back to `queued` waits until `retry_at`."""
     await conn.execute(
         "UPDATE messages SET status = $2, external_id = coalesce($3, external_id), error = $4,"
+        " next_attempt_at = $5,"
         " sent_at = CASE WHEN $2 IN ('sent', 'delivered') THEN now() ELSE sent_at END WHERE id = $1",
-        message_id, status, external_id, error,
+        message_id, status, external_id, error, retry_at,
     )
 
 
-async def stale_outbox(conn: asyncpg.Connection, older_than_seconds: int, stuck_after_seconds: int,
-                       limit: int = 500) -> list[int]:
-    """Outbound messages still queued, or stuck in sending (a worker died mid-send), for re-enqueueing.
+async def outbox_waiting(conn: asyncpg.Connection) -> int:
+    return await conn.fetchval("SELECT count(*) FROM messages WHERE direction = 'out' AND status = 'queued'")
 
-    `stuck_after_seconds` must stay well above any real send time: a message another worker is
-    sending right now must not be handed out again.
+
+async def reset_stuck_sends(conn: asyncpg.Connection, stuck_after_seconds: float) -> list[int]:
+    """Put back in the queue the messages claimed longer ago than a send may take (their worker died).
+
+    `stuck_after_seconds` must stay above the send timeout: a message another worker is sending
+    right now must not be handed out again.
     """
-    await conn.execute(
-        "UPDATE messages SET status = 'queued' WHERE direction = 'out' AND status = 'sending'"
-        " AND claimed_at < now() - make_interval(secs => $1)",
-        float(stuck_after_seconds),
-    )
     rows = await conn.fetch(
-        "SELECT id FROM messages WHERE direction = 'out' AND status = 'queued'"
-        " AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT $2",
-        float(older_than_seconds), limit,
+        "UPDATE messages SET status = 'queued' WHERE direction = 'out' AND status = 'sending'"
+        " AND claimed_at < now() - make_interval(secs => $1) RETURNING id",
+        float(stuck_after_seconds),
     )
     return [r["id"] for r in rows]
 

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-from arq.connections import ArqRedis
 
 from casework import actions
 from casework.intake import InboundEvent, SenderIdentity
@@ -20,9 +19,12 @@ async def case_id(pool):
     return result.case_id
 
 
-async def test_a_reply_with_redis_down_is_stored_once_and_answered_201(client, tokens, pool, case_id):
+async def test_a_reply_whose_wake_up_fails_is_stored_once_and_answered_201(client, tokens, pool, case_id, settings):
+    from hotline.db import create_pool
+
     services = client.app[SERVICES]
-    services.jobs.redis = ArqRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    services.jobs.pool = await create_pool(settings.database_url, min_size=1, max_size=1)
+    await services.jobs.pool.close()  # the senders cannot be woken: they will find the reply when they poll
     h = auth(tokens["agent"]) | {"Idempotency-Key": "reply-1"}
     first = await client.post(f"/api/v1/cases/{case_id}/replies", json={"text": "Đã chuyển đơn vị xử lý"}, headers=h)
     assert first.status == 201
@@ -31,8 +33,7 @@ async def test_a_reply_with_redis_down_is_stored_once_and_answered_201(client, t
     assert again.status == 201 and (await again.json()) == (await first.json())
     assert await pool.fetchval("SELECT count(*) FROM messages WHERE kind = 'reply'") == 1
     assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'reply'") == 1
-    assert await pool.fetchval("SELECT status FROM messages WHERE kind = 'reply'") == "queued"  # the sweeper's
-    await services.jobs.redis.aclose()
+    assert await pool.fetchval("SELECT status FROM messages WHERE kind = 'reply'") == "queued"  # for the senders
 
 
 async def test_the_same_key_with_another_body_is_refused(client, tokens, pool, case_id):

@@ -56,46 +56,6 @@ async def test_english_reports_are_acknowledged_in_english(settings, pool, run_w
     assert text.startswith("The 1022 hotline has received your report")
 
 
-async def test_sweeper_recovers_a_job_lost_in_redis(settings, pool, run_worker):
-    from redis.asyncio import from_url
-
-    result = await _intake(pool)
-    services = await Services.start(settings)
-    try:
-        from hotline import queue
-
-        assert await queue.enqueue_processing(services.redis, settings.queue_name, result.case_id)
-    finally:
-        await services.close()
-    # Redis loses everything (a restart without persistence, say).
-    r = from_url(settings.redis_url)
-    await r.flushdb()
-    assert await r.zcard(settings.queue_name) == 0
-    await r.aclose()
-    assert await pool.fetchval("SELECT status FROM cases WHERE id = $1", result.case_id) == "received"
-    # The sweeper (run by every worker at start, then every 15 s for work older than a minute) finds it.
-    await run_worker()
-    case = await pool.fetchrow("SELECT status, processed_at FROM cases WHERE id = $1", result.case_id)
-    assert case["status"] == "triage" and case["processed_at"] is not None
-    assert await pool.fetchval("SELECT status FROM messages WHERE kind = 'ack'") == "delivered"
-
-
-async def test_sweeper_leaves_recent_and_processed_cases_alone(settings, pool):
-    fresh = await _intake(pool, key="fresh")
-    done = await _intake(pool, key="done")
-    await pool.execute("UPDATE cases SET created_at = now() - interval '5 minutes', processed_at = now()"
-                       " WHERE id = $1", done.case_id)
-    services = await Services.start(settings)
-    try:
-        assert await pipeline.sweep({"services": services}) == {"cases": 0, "messages": 0}
-        await pool.execute("UPDATE cases SET created_at = now() - interval '5 minutes' WHERE id = $1", fresh.case_id)
-        assert await pipeline.sweep({"services": services}) == {"cases": 1, "messages": 0}
-        # Already queued: the stable job id keeps a second sweep from queueing it twice.
-        assert await pipeline.sweep({"services": services}) == {"cases": 0, "messages": 0}
-    finally:
-        await services.close()
-
-
 async def test_a_lost_outbound_message_is_resent_once(settings, pool, run_worker):
     result = await _intake(pool)
     services = await Services.start(settings)
@@ -115,35 +75,6 @@ async def test_a_lost_outbound_message_is_resent_once(settings, pool, run_worker
     assert (row["status"], row["attempts"]) == ("delivered", 1)
 
 
-class _Exploding:
-    version = "boom"
-
-    def classify(self, text):
-        raise RuntimeError("model file corrupt")
-
-
-async def test_failing_processing_retries_then_hands_the_case_to_people(settings, pool):
-    from arq import Retry
-
-    result = await _intake(pool)
-    services = await Services.start(settings)
-    services.classifier = _Exploding()
-    try:
-        for attempt in range(1, settings.job_max_tries):
-            try:
-                await pipeline.process_case({"services": services}, case_id=result.case_id)
-            except Retry:
-                pass
-            else:
-                raise AssertionError(f"attempt {attempt} should have asked for a retry")
-        assert await pipeline.process_case({"services": services}, case_id=result.case_id) == "gave_up"
-    finally:
-        await services.close()
-    case = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", result.case_id)
-    assert case["status"] == "triage" and case["process_attempts"] == settings.job_max_tries
-    assert "model file corrupt" in case["process_error"]
-
-
 async def test_staff_decision_before_processing_is_kept(settings, pool, tokens):
     result = await _intake(pool)
     from casework.models import Actor, Role, Status
@@ -160,41 +91,6 @@ async def test_staff_decision_before_processing_is_kept(settings, pool, tokens):
     assert (case["status"], case["department"]) == ("forwarded", "so-xay-dung")
     assert case["processed_at"] is not None
     assert datetime.now(UTC) >= case["processed_at"]
-
-
-async def test_background_enqueuing_reaches_the_worker(settings, aiohttp_client, run_worker):
-    import asyncio
-
-    from hotline.app import create_app
-    from kernel.http import SERVICES
-
-    client = await aiohttp_client(create_app(settings.model_copy(update={"intake_enqueue": "background"})))
-    codes = []
-    for i in range(5):
-        resp = await client.post("/api/v1/reports", json={"text": f"Rác chưa được thu gom ngày thứ {i + 2}"})
-        codes.append((await resp.json())["tracking_code"])
-    services = client.app[SERVICES]
-    for _ in range(100):
-        if await services.redis.zcard(settings.queue_name) == 5:
-            break
-        await asyncio.sleep(0.02)
-    assert await services.redis.zcard(settings.queue_name) == 5
-    await run_worker()
-    statuses = [r["status"] for r in await services.pool.fetch("SELECT status FROM cases")]
-    assert statuses == ["triage"] * 5
-
-
-async def test_enqueue_many_skips_jobs_already_queued(settings, pool):
-    from hotline import queue
-
-    services = await Services.start(settings)
-    try:
-        assert await queue.enqueue_processing(services.redis, settings.queue_name, 1, 2, 3) == 3
-        assert await queue.enqueue_processing(services.redis, settings.queue_name, 2, 3, 4) == 1
-        assert await services.redis.zcard(settings.queue_name) == 4
-        assert await queue.enqueue_processing(services.redis, settings.queue_name) == 0
-    finally:
-        await services.close()
 
 
 async def test_one_citizen_across_channels_and_reports(settings, pool, run_worker):
@@ -223,6 +119,123 @@ async def test_one_citizen_across_channels_and_reports(settings, pool, run_worke
     assert await pool.fetchval("SELECT display_name FROM citizens") == "Võ Thị Sáu"
 
 
+async def test_processing_needs_no_redis_queue(settings, pool, run_worker):
+    from redis.asyncio import from_url
+
+    result = await _intake(pool)
+    # Redis loses everything (a restart without persistence, say): the case is its own queue entry.
+    r = from_url(settings.redis_url)
+    await r.flushdb()
+    await r.aclose()
+    await run_worker()
+    case = await pool.fetchrow("SELECT status, processed_at FROM cases WHERE id = $1", result.case_id)
+    assert case["status"] == "triage" and case["processed_at"] is not None
+    assert await pool.fetchval("SELECT status FROM messages WHERE kind = 'ack'") == "delivered"
+
+
+async def test_a_batch_processes_every_waiting_case_once(settings, pool):
+    for i in range(7):
+        await _intake(pool, key=f"k{i}", text=f"Rác chưa được thu gom ngày thứ {i + 2}")
+    services = await Services.start(settings)
+    try:
+        first = await pipeline.process_pending(services, limit=5)
+        second = await pipeline.process_pending(services, limit=5)
+        assert [o.status for o in first] == ["processed"] * 5 and [o.status for o in second] == ["processed"] * 2
+        assert await pipeline.process_pending(services, limit=5) == []
+    finally:
+        await services.close()
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE kind = 'ack'") == 7
+    assert await pool.fetchval("SELECT count(*) FROM cases WHERE processed_at IS NULL") == 0
+
+
+async def test_two_workers_claiming_at_once_never_share_a_case(settings, pool):
+    import asyncio
+
+    for i in range(40):
+        await _intake(pool, key=f"k{i}", text=f"Đèn đường hẻm {i} tắt cả tuần")
+    a, b = await Services.start(settings), await Services.start(settings)
+    try:
+        runs = await asyncio.gather(*(pipeline.process_pending(s, limit=10) for s in (a, b, a, b, a, b)))
+    finally:
+        await a.close()
+        await b.close()
+    assert sum(len(r) for r in runs) == 40
+    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE to_status = 'triage'") == 40
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE kind = 'ack'") == 40
+
+
+class _Exploding:
+    version = "boom"
+
+    def classify(self, text):
+        raise RuntimeError("model file corrupt")
+
+    def classify_many(self, texts):
+        raise RuntimeError("model file corrupt")
+
+
+async def test_failing_processing_backs_off_then_hands_the_case_to_people(settings, pool):
+    from kernel.time import FixedClock
+
+    result = await _intake(pool)
+    other = await _intake(pool, key="k2")
+    services = await Services.start(settings)
+    services.classifier = _Exploding()
+    services.clock = clock = FixedClock(datetime.now(UTC))
+    try:
+        for attempt in range(1, settings.job_max_tries):
+            outcomes = await pipeline.process_pending(services)
+            assert [o.status for o in outcomes] == ["retry", "retry"], attempt
+            # Backing off: nothing is due until the back-off has passed.
+            assert await pipeline.process_pending(services) == []
+            clock.advance(seconds=pipeline._backoff(attempt))
+        assert [o.status for o in await pipeline.process_pending(services)] == ["gave_up", "gave_up"]
+    finally:
+        await services.close()
+    case = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", result.case_id)
+    assert case["status"] == "triage" and case["process_attempts"] == settings.job_max_tries
+    assert "model file corrupt" in case["process_error"]
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE kind = 'ack'") == 2
+    assert other.case_id != result.case_id
+
+
+async def test_one_bad_case_does_not_hold_back_its_batch(settings, pool):
+    good = await _intake(pool, key="good")
+    bad = await _intake(pool, key="bad")
+    services = await Services.start(settings)
+
+    class _Geocoder:
+        def geocode(self, address, lat, lon):
+            if address == "boom":
+                raise ValueError("bad address")
+            return None
+
+    services.geocoder = _Geocoder()
+    await pool.execute("UPDATE cases SET address = 'boom' WHERE id = $1", bad.case_id)
+    try:
+        outcomes = await pipeline.process_pending(services)
+    finally:
+        await services.close()
+    assert [o.status for o in outcomes] == ["processed", "retry"]
+    assert await pool.fetchval("SELECT processed_at IS NOT NULL FROM cases WHERE id = $1", good.case_id)
+    row = await pool.fetchrow("SELECT processed_at, process_attempts, process_error FROM cases WHERE id = $1",
+                              bad.case_id)
+    assert row["processed_at"] is None and row["process_attempts"] == 1 and "bad address" in row["process_error"]
+
+
+async def test_background_wake_ups_reach_the_worker(settings, aiohttp_client, run_worker):
+    from hotline.app import create_app
+    from kernel.http import SERVICES
+
+    client = await aiohttp_client(create_app(settings.model_copy(update={"intake_enqueue": "background"})))
+    for i in range(5):
+        resp = await client.post("/api/v1/reports", json={"text": f"Rác chưa được thu gom ngày thứ {i + 2}"})
+        assert resp.status == 201
+    await run_worker()
+    statuses = [r["status"] for r in await client.app[SERVICES].pool.fetch("SELECT status FROM cases")]
+    assert statuses == ["triage"] * 5
+
+
 async def test_a_message_being_sent_is_not_handed_out_again_but_a_stuck_one_is(settings, pool):
     from casework import store
 
@@ -234,11 +247,14 @@ async def test_a_message_being_sent_is_not_handed_out_again_but_a_stuck_one_is(s
         async with pool.acquire() as conn:
             assert await store.claim_outbound(conn, message_id) is not None  # a worker is sending it
             assert await store.claim_outbound(conn, message_id) is None  # nobody else may
-        await pool.execute("UPDATE messages SET created_at = now() - interval '1 hour' WHERE id = $1", message_id)
-        assert await pipeline.sweep({"services": services}, older_than=0) == {"cases": 0, "messages": 0}
-        # The sending worker died ten minutes ago (and its job with it): the message goes back to the queue.
-        await services.redis.flushdb()
+        assert await pipeline.send_pending(services) == 0
+        assert (await pipeline.sweep({"services": services}))["messages"] == 0
+        # The sending worker died ten minutes ago: the message goes back to the queue, once.
         await pool.execute("UPDATE messages SET claimed_at = now() - interval '10 minutes' WHERE id = $1", message_id)
         assert (await pipeline.sweep({"services": services}))["messages"] == 1
+        assert (await pipeline.sweep({"services": services}))["messages"] == 0
+        assert await pipeline.send_pending(services) == 1
     finally:
         await services.close()
+    row = await pool.fetchrow("SELECT status, attempts FROM messages WHERE id = $1", message_id)
+    assert (row["status"], row["attempts"]) == ("delivered", 2)

@@ -1,8 +1,6 @@
 """Nothing a citizen sent is left behind: cases moved before processing, give-ups, post-commit failures, sends."""
 
 import pytest
-from arq import Retry
-from arq.connections import ArqRedis
 
 from casework import actions
 from casework.intake import InboundEvent, SenderIdentity
@@ -26,18 +24,21 @@ async def services(settings):
     await s.close()
 
 
-def _unreachable_redis() -> ArqRedis:
-    """A Redis client whose server is gone: every command raises a connection error."""
-    return ArqRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+async def _closed_pool(settings):
+    """A pool whose every acquire fails, as a database gone away would."""
+    from hotline.db import create_pool
+
+    pool = await create_pool(settings.database_url, min_size=1, max_size=1)
+    await pool.close()
+    return pool
 
 
-async def test_a_case_a_person_moved_before_processing_is_still_swept_processed_and_acknowledged(
+async def test_a_case_a_person_moved_before_processing_is_still_processed_and_acknowledged(
         settings, pool, services, run_worker):
     result = await _intake(pool)
     # The enqueue was lost and an agent moved the case to triage before any worker saw it.
     await actions.change_status(pool, result.case_id, Status.TRIAGE, AGENT)
     assert await pool.fetchval("SELECT citizen_id FROM cases WHERE id = $1", result.case_id) is None
-    assert await pipeline.sweep({"services": services}, older_than=0) == {"cases": 1, "messages": 0}
     await run_worker()
     case = await pool.fetchrow("SELECT status, processed_at, citizen_id FROM cases WHERE id = $1", result.case_id)
     assert case["status"] == "triage" and case["processed_at"] is not None and case["citizen_id"] is not None
@@ -64,16 +65,21 @@ async def test_giving_up_still_links_the_citizen_and_queues_the_acknowledgement(
     assert ack["status"] == "queued" and result.tracking_code[:3] in ack["text"]
 
 
-async def test_a_failure_after_the_commit_does_not_mark_the_case_failed(settings, pool, services, caplog):
+async def test_a_failure_after_the_commit_does_not_mark_the_case_failed(settings, pool, services, monkeypatch):
+    from casework import assignment
+
+    async def broken_backfill(*args, **kwargs):
+        raise RuntimeError("assignment down")
+
     result = await _intake(pool)
-    services.jobs.redis = _unreachable_redis()  # the acknowledgement cannot be enqueued
+    monkeypatch.setattr(assignment, "backfill", broken_backfill)
+    services.jobs.pool = await _closed_pool(settings)  # and the senders cannot be woken
     assert await pipeline.process_case({"services": services}, case_id=result.case_id) == "processed"
     case = await pool.fetchrow("SELECT process_error, process_attempts, processed_at FROM cases WHERE id = $1",
                                result.case_id)
     assert (case["process_error"], case["process_attempts"]) == (None, 0) and case["processed_at"] is not None
-    # The acknowledgement waits in the outbox for the sweeper.
+    # The acknowledgement waits in the outbox for the senders' next look.
     assert await pool.fetchval("SELECT status FROM messages WHERE kind = 'ack'") == "queued"
-    await services.jobs.redis.aclose()
 
 
 class _Provider:
@@ -115,14 +121,22 @@ async def test_a_permanent_send_error_fails_at_once_and_shows_on_the_case(pool, 
 
 
 async def test_a_transient_send_error_is_retried_with_back_off_until_the_last_try(settings, pool, services):
+    from datetime import timedelta
+
+    from kernel.time import FixedClock
+
     _, message_id = await _ack_id(pool, services)
+    services.clock = clock = FixedClock(await pool.fetchval("SELECT now()"))
     services.adapters["web"] = _Provider(TransientSendError("429 Too Many Requests", retry_after=30))
-    with pytest.raises(Retry) as retry:
-        await pipeline.send_message({"services": services}, message_id=message_id)
-    assert retry.value.defer_score == 30_000  # the provider's Retry-After wins over the 5 s back-off
-    assert await pool.fetchval("SELECT status FROM messages WHERE id = $1", message_id) == "queued"
+    assert await pipeline.send_pending(services) == 1
+    row = await pool.fetchrow("SELECT status, next_attempt_at FROM messages WHERE id = $1", message_id)
+    # The provider's Retry-After wins over the 5 s back-off; until then the message is not due.
+    assert row["status"] == "queued" and row["next_attempt_at"] == clock() + timedelta(seconds=30)
+    assert await pipeline.send_pending(services) == 0
+    clock.advance(seconds=30)
     await pool.execute("UPDATE messages SET attempts = $1 WHERE id = $2", settings.job_max_tries - 1, message_id)
-    assert await pipeline.send_message({"services": services}, message_id=message_id) == "failed"
+    assert await pipeline.send_pending(services) == 1
+    assert await pool.fetchval("SELECT status FROM messages WHERE id = $1", message_id) == "failed"
     assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'delivery_failed'") == 1
 
 
@@ -132,12 +146,11 @@ async def test_a_stuck_send_is_reset_after_the_send_timeout_not_the_sweep_delay(
     _, message_id = await _ack_id(pool, services)
     async with pool.acquire() as conn:
         assert await store.claim_outbound(conn, message_id) is not None
-    await services.redis.flushdb()
     timeout = settings.send_timeout_seconds
     await pool.execute("UPDATE messages SET claimed_at = now() - make_interval(secs => $1) WHERE id = $2",
                        float(timeout), message_id)
-    assert (await pipeline.sweep({"services": services}, older_than=0))["messages"] == 0  # may still be sending
+    assert (await pipeline.sweep({"services": services}))["messages"] == 0  # may still be sending
     await pool.execute("UPDATE messages SET claimed_at = now() - make_interval(secs => $1) WHERE id = $2",
                        float(timeout + 11), message_id)
-    assert (await pipeline.sweep({"services": services}, older_than=0))["messages"] == 1
+    assert (await pipeline.sweep({"services": services}))["messages"] == 1
     assert timeout + 11 < 5 * settings.sweep_after_seconds  # sooner than the old rule
