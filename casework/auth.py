@@ -21,7 +21,7 @@ __all__ = ["ACTOR", "SESSION_COOKIE", "authenticate", "staff_actor"]  # staff_ac
 async def authenticate(request: web.Request) -> Actor:
     """The staff member behind a bearer token or a session cookie (with its CSRF token on writes)."""
     token, via_cookie = _token(request)
-    if token is None:
+    if token is None or not token.isascii():  # ours are ASCII; undecodable header bytes arrive as surrogates
         raise Unauthorized("authentication required")
     found = await staff.authenticate(request.config_dict[SERVICES].pool, token)
     if found is None:

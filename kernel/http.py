@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from kernel.errors import BadRequest, HotlineError, PayloadTooLarge, UnsupportedMediaType
+from kernel.inputs import loads_json
 from kernel.time import rfc3339
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,8 @@ async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise UnsupportedMediaType("send application/json")
     body = await read_body(request, max_bytes)
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadRequest({"field": None, "message": f"malformed JSON: {e}"}, code="malformed_json") from None
-    except RecursionError:  # "[[[[…" nested past the parser's depth fits in a small body
-        raise BadRequest({"field": None, "message": "malformed JSON: nested too deeply"},
-                         code="malformed_json") from None
+    # Strict: no NaN, Infinity, 4,300-digit integers, deep nesting, NUL or lone surrogates (400 naming the field).
+    data = loads_json(body)
     if not isinstance(data, dict):
         raise BadRequest({"field": None, "message": "expected a JSON object"}, code="malformed_json")
     return data

@@ -18,6 +18,7 @@ from kernel.auth import staff_actor
 from kernel.cases import FIELD_CODES
 from kernel.errors import BadRequest, NotFound, Unprocessable
 from kernel.http import SERVICES, json_response, parse_body, read_json
+from kernel.inputs import INT_MAX, query_text, whole_number
 from routing import CaseFacts
 from routing import store as routing_store
 from routing.rules import WARD_UNIT
@@ -116,29 +117,36 @@ async def _listing(request: web.Request, fetch) -> web.Response:  # noqa: ANN001
 
 
 async def list_units(request: web.Request) -> web.Response:
-    return await _listing(request, lambda conn: routing_store.list_units(conn, request.query.get("kind")))
+    kind = query_text(request.query, "kind")
+    return await _listing(request, lambda conn: routing_store.list_units(conn, kind))
 
 
 async def put_unit(request: web.Request) -> web.Response:
     await _admin(request)
-    code = request.match_info["code"]
-    if not code or len(code) > 64 or not code.replace("-", "").isalnum():
-        raise BadRequest({"field": "code", "message": "letters, digits and dashes"})
+    code = _unit_code(request)
     body = _body(UnitIn, await read_json(request, MAX_BODY))
     async with request.app[SERVICES].pool.acquire() as conn:
         row = await routing_store.upsert_unit(conn, code, body.model_dump())
     return json_response(_row(row))
 
 
+def _unit_code(request: web.Request) -> str:
+    code = request.match_info["code"]
+    if not code or len(code) > 64 or not code.replace("-", "").isalnum():
+        raise BadRequest({"field": "code", "message": "letters, digits and dashes"})
+    return code
+
+
 async def patch_unit(request: web.Request) -> web.Response:
     await _admin(request)
+    code = _unit_code(request)
     body = _body(UnitPatch, await read_json(request, MAX_BODY))
     values = body.model_dump(exclude_unset=True)
     if not values:
         raise BadRequest({"field": None, "message": "nothing to change"})
+    _no_nulls(values, nullable={"notes"})
     async with request.app[SERVICES].pool.acquire() as conn:
-        row = await routing_store.update_row(conn, "departments", "code", request.match_info["code"], values,
-                                             routing_store.UNIT_COLUMNS)
+        row = await routing_store.update_row(conn, "departments", "code", code, values, routing_store.UNIT_COLUMNS)
     if row is None:
         raise NotFound("no such unit")
     return json_response(_row(row))
@@ -159,10 +167,15 @@ async def create_rule(request: web.Request) -> web.Response:
 
 
 def _int_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise BadRequest({"field": "id", "message": "not an id"})
-    return int(raw)
+    # Rules and policies have serial (int4) ids.
+    return whole_number("id", request.match_info["id"], maximum=INT_MAX, message="not an id")
+
+
+def _no_nulls(values: dict[str, Any], nullable: set[str]) -> None:
+    """A partial update may clear only the columns that may be empty; `null` for another is 400, not a 500."""
+    for name, value in values.items():
+        if value is None and name not in nullable:
+            raise BadRequest({"field": name, "message": "may not be null"}, code="invalid_body")
 
 
 async def patch_rule(request: web.Request) -> web.Response:
@@ -186,12 +199,14 @@ def _partial(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
         raise BadRequest({"field": sorted(unknown)[0], "message": "unknown key"})
     if not data:
         raise BadRequest({"field": None, "message": "nothing to change"})
+    values = {}
     for name, value in data.items():
         try:
-            model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
+            checked = model.__pydantic_validator__.validate_assignment(model.model_construct(), name, value)
         except ValidationError as e:
             raise BadRequest({"field": name, "message": e.errors()[0]["msg"]}, code="invalid_body") from None
-    return data
+        values[name] = getattr(checked, name)  # as validated: "5" for an int column would fail in the driver
+    return values
 
 
 async def delete_rule(request: web.Request) -> web.Response:
@@ -225,9 +240,13 @@ async def patch_policy(request: web.Request) -> web.Response:
     await _admin(request)
     values = _partial(PolicyIn, await read_json(request, MAX_BODY))
     _check_field(values.get("field"))
+    policy_id = _int_id(request)
     async with request.app[SERVICES].pool.acquire() as conn:
-        row = await routing_store.update_row(conn, "sla_policies", "id", _int_id(request), values,
-                                             routing_store.POLICY_COLUMNS)
+        try:
+            row = await routing_store.update_row(conn, "sla_policies", "id", policy_id, values,
+                                                 routing_store.POLICY_COLUMNS)
+        except asyncpg.UniqueViolationError:
+            raise Unprocessable({"field": "field", "message": "a policy for this field and priority exists"}) from None
     if row is None:
         raise NotFound("no such policy")
     return json_response(_row(row))

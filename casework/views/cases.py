@@ -17,8 +17,8 @@ from casework.models import FIELDS, Actor, Status
 from casework.views.inputs import ALL_STAFF, EDITORS, MAX_BODY, Code, Reason, WardCode, path_case_id
 from kernel.errors import BadRequest
 from kernel.http import SERVICES, json_response, parse_body, read_json
+from kernel.inputs import BIGINT_MAX, instant, loads_json, query_text
 from kernel.text import fold
-from kernel.time import LOCAL_TZ
 
 
 def case_json(case: asyncpg.Record) -> dict[str, Any]:
@@ -65,25 +65,27 @@ def _cursor_encode(case: asyncpg.Record) -> str:
     return base64.urlsafe_b64encode(json.dumps({"before": case["id"]}).encode()).decode().rstrip("=")
 
 
+MAX_CURSOR = 64  # ours are about 30 characters
+
+
 def _cursor_decode(cursor: str) -> int:
+    """The case id a cursor of ours points before; 400 for anything else (1e400, past bigint, "[[[…")."""
+    refused = BadRequest({"field": "cursor", "message": "not a cursor from this API"})
+    if len(cursor) > MAX_CURSOR or not cursor.isascii():
+        raise refused
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return int(json.loads(base64.urlsafe_b64decode(padded.encode()))["before"])
-    except (ValueError, TypeError, KeyError) as e:
-        raise BadRequest({"field": "cursor", "message": "not a cursor from this API"}) from e
+        data = loads_json(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, BadRequest):
+        raise refused from None
+    before = data.get("before") if isinstance(data, dict) else None
+    if type(before) is not int or not 0 < before <= BIGINT_MAX:
+        raise refused
+    return before
 
 
 def _date(request: web.Request, name: str) -> datetime | None:
     raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest({"field": name, "message": "use an ISO 8601 date or time"}) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=LOCAL_TZ)
-    return value
+    return instant(name, raw) if raw else None
 
 
 async def list_cases(request: web.Request) -> web.Response:
@@ -99,10 +101,11 @@ async def list_cases(request: web.Request) -> web.Response:
     except ValueError:
         raise BadRequest({"field": "limit", "message": "a number from 1 to 200"}) from None
     urgent = {"true": True, "false": False}.get(q.get("urgent", ""), None)
+    text = query_text(q, "q")
     flt = store.CaseFilter(
-        status=status, field=q.get("field"), department=q.get("department"), ward=q.get("ward"),
-        channel=q.get("channel"), since=_date(request, "from"), until=_date(request, "to"),
-        text=fold(q["q"]) if q.get("q") else None, urgent=urgent,
+        status=status, field=q.get("field"), department=query_text(q, "department"), ward=query_text(q, "ward"),
+        channel=query_text(q, "channel"), since=_date(request, "from"), until=_date(request, "to"),
+        text=fold(text) if text else None, urgent=urgent,
     )
     after = _cursor_decode(q["cursor"]) if q.get("cursor") else None
     scope = actor.department if actor.is_department else None

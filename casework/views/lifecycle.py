@@ -9,16 +9,16 @@ from casework import actions, store
 from casework.auth import staff_actor
 from casework.models import Status
 from casework.views.cases import fresh_case
-from casework.views.inputs import ALL_STAFF, EDITORS, MAX_BODY, Code, Reason, path_case_id, request_key
+from casework.views.inputs import ALL_STAFF, EDITORS, MAX_BODY, MAX_ID, Code, Reason, path_case_id, request_key
 from kernel.http import SERVICES, parse_body, read_json
 
 
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Status
-    reason: str | None = Field(default=None, max_length=2000)
-    duplicate_of: int | None = None
-    department: str | None = None
+    reason: Reason | None = None
+    duplicate_of: int | None = Field(default=None, ge=1, le=MAX_ID)  # a case id: bigint
+    department: Code | None = None
 
 
 async def change_status(request: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ from channels.base import (
 )
 from channels.contact import EmailAddress, PhoneNumber
 from channels.contact import identities as contact_identities
+from kernel.inputs import loads_json
 from kernel.text import clean
 
 CHANNEL = "web"
@@ -161,10 +162,8 @@ class WebAdapter:
         """The web channel has no provider signature; the HTML form is protected by a CSRF token."""
 
     def parse(self, headers: CIMultiDictProxy[str], body: bytes) -> list[InboundEvent]:
-        try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise MalformedPayload({"field": None, "message": f"malformed JSON: {e}"}, code="malformed_json") from None
+        # A citizen's words are cleaned, never refused: NUL dropped, lone surrogates as U+FFFD (raw included).
+        data = loads_json(body, text="clean")
         if not isinstance(data, dict):
             raise MalformedPayload({"field": None, "message": "expected a JSON object"}, code="malformed_json")
         report = report_from_mapping(data, self.settings.max_text_chars)

@@ -7,10 +7,11 @@ import secrets
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 import jinja2
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from casework import actions
 from casework.public import public_case
@@ -82,6 +83,16 @@ MAX_PARTS = 64  # the form has a dozen fields and five photos; more parts is not
 
 
 async def _read_multipart(request: web.Request) -> tuple[dict[str, str], list[Attachment]]:
+    """Read form fields and photos; a body that is not multipart as RFC 7578 writes it is 400."""
+    try:
+        return await _read_parts(request)
+    except (ValueError, HttpProcessingError) as e:
+        # No, an empty or an overlong boundary, a truncated body, a part header without its blank line.
+        raise BadRequest({"field": None, "message": f"malformed multipart body: {str(e)[:200]}"},
+                         code="malformed_multipart") from None
+
+
+async def _read_parts(request: web.Request) -> tuple[dict[str, str], list[Attachment]]:
     """Read form fields and photos, enforcing count, size and image type as the parts arrive.
 
     A chunked body has no Content-Length to check up front, so every byte read, kept or not,
@@ -97,6 +108,9 @@ async def _read_multipart(request: web.Request) -> tuple[dict[str, str], list[At
         parts += 1
         if parts > MAX_PARTS:
             raise BadRequest({"field": None, "message": f"at most {MAX_PARTS} form parts"}, code="too_many_parts")
+        if not isinstance(part, BodyPartReader):
+            raise BadRequest({"field": None, "message": "a form part may not be multipart itself"},
+                             code="malformed_multipart")
         if part.name == "photos" and part.filename is not None:
             if not part.filename and part.headers.get("Content-Type", "") == "application/octet-stream":
                 await budget.drain(part)  # an empty file input
@@ -216,9 +230,9 @@ async def submit_form(request: web.Request) -> web.StreamResponse:
         if request.content_type == "multipart/form-data":
             values, photos = await _read_multipart(request)
         else:
-            values, photos = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}, []
+            values, photos = await _read_urlencoded(request, services.settings.max_multipart_bytes), []
         cookie = request.cookies.get(CSRF_COOKIE)
-        if not cookie or not secrets.compare_digest(cookie, values.get("csrf_token", "")):
+        if not cookie or not _same_token(cookie, values.get("csrf_token", "")):
             return render(request, "error.html", status=403, message=t["csrf"])
         key = idempotency_key(request.headers, values.get(FORM_IDEMPOTENCY_FIELD))
         report = report_from_mapping(_report_fields(values), services.settings.max_text_chars)
@@ -234,6 +248,22 @@ async def submit_form(request: web.Request) -> web.StreamResponse:
         # The page was sent before with other content (a form restored by Back): show it again with a new key.
         return _form(request, e.http_status, _report_fields(values), [{"field": None, "message": t["resubmit"]}])
     raise web.HTTPSeeOther(f"/track/{result.tracking_code}?new=1&lang={lang}")
+
+
+async def _read_urlencoded(request: web.Request, max_bytes: int) -> dict[str, str]:
+    """The fields of a urlencoded form; bytes that are not UTF-8 show as U+FFFD (a citizen's words are kept)."""
+    body = await read_body(request, max_bytes)
+    try:
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_PARTS)
+    except ValueError:
+        raise BadRequest({"field": None, "message": f"at most {MAX_PARTS} form fields"},
+                         code="too_many_parts") from None
+    return dict(pairs)
+
+
+def _same_token(cookie: str, sent: str) -> bool:
+    """Compare CSRF tokens in constant time; compare_digest refuses str with non-ASCII, bytes compare anything."""
+    return secrets.compare_digest(cookie.encode("utf-8", "surrogatepass"), sent.encode("utf-8", "surrogatepass"))
 
 
 def _form_errors(error: HotlineError, t: dict[str, str], max_text_chars: int) -> list[dict[str, str | None]]:

@@ -324,7 +324,20 @@ def parse_datetime(name: str, value: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise BadRequest(f"{name}: not a W3C datetime such as 2010-01-01T00:00:00Z") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LOCAL_TZ)
+    parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=LOCAL_TZ)
+    try:
+        parsed.astimezone(UTC)  # the database stores UTC: 0001-01-01 in Ho Chi Minh City time has no UTC
+    except OverflowError:
+        raise BadRequest(f"{name}: a datetime between the years 1 and 9999 in UTC") from None
+    return parsed
+
+
+def _shift(value: datetime, delta: timedelta) -> datetime:
+    """value + delta, held at the ends of the datetime range (a window from 9999-12-31 ends there)."""
+    try:
+        return value + delta
+    except OverflowError:
+        return (datetime.max if delta > timedelta(0) else datetime.min).replace(tzinfo=UTC)
 
 
 def window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
@@ -333,9 +346,9 @@ def window(start: datetime | None, end: datetime | None, now: datetime) -> tuple
         return now - WINDOW, now
     if start is None:
         assert end is not None
-        return end - WINDOW, end
+        return _shift(end, -WINDOW), end
     if end is None:
-        return start, start + WINDOW
+        return start, _shift(start, WINDOW)
     if end < start:
         raise BadRequest("end_date is before start_date")
     if end - start > WINDOW:

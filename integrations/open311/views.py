@@ -9,6 +9,7 @@ POST) gives English.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
@@ -18,13 +19,16 @@ from casework import codes
 from integrations.open311 import actions, formats, models, store
 from kernel import metrics
 from kernel.errors import BadRequest, HotlineError, NotFound, UnsupportedMediaType
-from kernel.http import SERVICES, Handler, read_body
+from kernel.http import SERVICES, Handler, read_body, retry_later, route_name
+from kernel.inputs import clean_text
+from kernel.outage import is_outage
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/open311"
 FORMAT = "{format:(json|xml)}"
 MAX_IDEMPOTENCY_KEY = 200
+TOKEN = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
 
 
 def _description(error: HotlineError) -> str:
@@ -49,8 +53,11 @@ async def spec_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         reason = "not found: use /open311/v2/{resource}.json or .xml" if e.status == 404 else e.reason.lower()
         return formats.errors(fmt, e.status, reason)
-    except Exception:
-        log.exception("open311: unhandled error on %s %s", request.method, request.path)
+    except Exception as e:
+        if is_outage(e):  # 503 with Retry-After, as on every other endpoint, in the specification's format
+            log.warning("open311 unavailable: %s on %s %s", type(e).__name__, request.method, route_name(request))
+            return retry_later(request, formats.errors(fmt, 503, "service unavailable: try again shortly"))
+        log.exception("open311: unhandled error on %s %s", request.method, route_name(request))
         return formats.errors(fmt, 500, "internal error")
 
 
@@ -90,9 +97,11 @@ async def _form(request: web.Request, max_bytes: int) -> list[tuple[str, str]]:
         raise UnsupportedMediaType("send application/x-www-form-urlencoded")
     body = await read_body(request, max_bytes)
     try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the form body is not UTF-8 form-encoded fields") from None
+    # %00 decodes to NUL, which PostgreSQL text and jsonb cannot hold: a citizen's request is cleaned, not refused.
+    return [(clean_text(key), clean_text(value)) for key, value in pairs]
 
 
 def _idempotency_key(request: web.Request) -> str | None:
@@ -166,6 +175,8 @@ async def get_token(request: web.Request) -> web.Response:
     """GET tokens/{token}.{format}: the service_request_id a token stands for."""
     models.check_jurisdiction(request.query.get("jurisdiction_id"))
     token = request.match_info["token"]
+    if not TOKEN.match(token):  # ours are hex; anything else (a NUL included) cannot be one
+        raise NotFound("token not found")
     async with request.config_dict[SERVICES].pool.acquire() as conn:
         code = await store.case_for_token(conn, token)
     if code is None:

@@ -14,6 +14,7 @@ from integrations.procedures import store
 from integrations.procedures.search import search
 from kernel.errors import BadRequest, NotFound
 from kernel.http import SERVICES, json_response
+from kernel.inputs import query_text
 
 MAX_QUERY = 500
 MAX_LIMIT = 50
@@ -21,11 +22,9 @@ CODE = re.compile(r"^[0-9A-Za-z.\-_]{1,40}$")
 
 
 def _query(request: web.Request) -> tuple[str, int]:
-    q = request.query.get("q", "").strip()
+    q = (query_text(request.query, "q", MAX_QUERY) or "").strip()  # no NUL: PostgreSQL text cannot hold it
     if not q:
         raise BadRequest({"field": "q", "message": "give the words to search for"})
-    if len(q) > MAX_QUERY:
-        raise BadRequest({"field": "q", "message": f"at most {MAX_QUERY} characters"})
     try:
         limit = int(request.query.get("limit", "10"))
     except ValueError:
