@@ -16,7 +16,7 @@ from casework import codes, store
 from casework.intake import InboundEvent
 from casework.models import FIELDS, REASON_REQUIRED, SYSTEM, Actor, Role, Status, can_move
 from kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
-from kernel.text import clean, fold
+from kernel.text import clean, fold, jsonb_safe
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,12 @@ async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
     transaction each attempt is a savepoint, so drawing another tracking code still works.
     """
     text = clean(event.text)
-    identities = [{"kind": i.kind, "value": i.value} for i in (event.sender, *event.other_identities) if i]
-    meta = [
+    # jsonb refuses NUL and lone surrogates, and PostgreSQL would log the JSON around them: a citizen's text.
+    identities = jsonb_safe([{"kind": i.kind, "value": i.value} for i in (event.sender, *event.other_identities) if i])
+    meta = jsonb_safe([
         {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)} for a in event.attachments
-    ]
+    ])
+    raw = jsonb_safe(event.raw)
     for _ in range(5):
         code = codes.new_code()
         try:
@@ -71,7 +73,7 @@ async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
                     address=clean(event.address) if event.address else None,
                     lat=event.lat,
                     lon=event.lon,
-                    raw=event.raw,
+                    raw=raw,
                     attachments_meta=meta,
                     code=code,
                 )

@@ -2,8 +2,9 @@
 
 The public status page, the public status API and Open311 publish a citizen's description and the
 staff's answers. People write their phone number, email or name into both ("tôi là Nguyễn Văn An,
-SĐT 0901 234 567"), so every such text goes through `mask_personal` before it is published. The
-masker prefers hiding too much (a long reference number) to publishing a phone number.
+SĐT 0901 234 567"), so every such text goes through `mask_personal` before it is published. Phone
+numbers and emails are kernel.privacy's (the logs mask them too); names after a cue are found here.
+The masker prefers hiding too much (a long reference number) to publishing a phone number.
 """
 
 from __future__ import annotations
@@ -11,25 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from kernel.privacy import MASK, mask_contacts
 from kernel.text import fold
-
-MASK = "***"
-
-# Between the digits of a phone number people put spaces, dots, dashes, brackets and look-alikes.
-_SEPARATOR = r"[\s.\-()\u00b7\u2010-\u2015\u2212\u200b-\u200d\u2060\ufeff]"
-# A run of digits with at most three separator characters between any two ("0901 - 234 567").
-_NUMBER = re.compile(rf"\(?(?:\+|＋)?\(?\d(?:{_SEPARATOR}{{0,3}}\d)+")
-# Fewer digits than this are house numbers, dates, amounts or short codes (113, 1022); a Vietnamese
-# phone number has 10 or 11 digits with its leading 0, 9 or 10 after +84, and numbers abroad have 8 or more.
-MIN_PHONE_DIGITS = 8
-_DATE = re.compile(r"(?:0?[1-9]|[12]\d|3[01])([./-])(?:0?[1-9]|1[0-2])\1(?:19|20)\d\d|(?:19|20)\d\d-\d\d-\d\d")
-_MONEY = re.compile(r"[1-9]\d{0,2}(?:([.,])\d{3})(?:\1\d{3})*")
-_CURRENCY = re.compile(r"\s?(?:đồng|đ|₫|vnđ|vnd|nghìn|ngàn|triệu|tỷ|tỉ)(?!\w)", re.IGNORECASE)
-
-# Addresses as written, and as people disguise them from robots: "an [at] example [dot] vn".
-_AT = r"(?:\s?[@＠]\s?|\s?[\[(]\s?(?:at|a còng)\s?[\])]\s?)"
-_DOT = r"(?:\.|\s?[\[(]\s?(?:dot|chấm)\s?[\])]\s?)"
-_EMAIL = re.compile(rf"(?<![\w.%+'\-])[\w.%+'\-]+{_AT}[\w\-]+(?:{_DOT}[\w\-]+)+", re.IGNORECASE)
 
 # What people write before their name, longest first so "tên tôi là" wins over "tên".
 _CUES = ("tên tôi là", "tôi tên là", "tôi tên", "tôi là", "em tên là", "em tên", "em là", "mình tên là", "mình là",
@@ -56,19 +40,6 @@ _AFTER_NAME = frozenset(fold(w) for w in (
     "ở", "tại", "sống", "nhà", "số", "xin", "muốn", "báo", "phản", "và", "đang", "có", "là", "đã", "thấy", "cư",
     "trú", "gọi", "điện", "the", "and", "from", "at", "in", "living", "my",
 ))
-
-
-def _mask_number(match: re.Match[str]) -> str:
-    found = match.group(0)
-    if sum(ch.isdecimal() for ch in found) < MIN_PHONE_DIGITS:
-        return found
-    bare = found.strip("()")
-    if _DATE.fullmatch(bare):
-        return found
-    if _MONEY.fullmatch(bare) and _CURRENCY.match(match.string, match.end()):
-        return found
-    # "(0912 345 678, …)": the bracket belongs to the sentence, not to the number.
-    return "(" + MASK if found.startswith("(") and ")" not in found else MASK
 
 
 def _name_words(words: list[str]) -> int:
@@ -121,10 +92,7 @@ def mask_personal(text: str) -> str:
     """Replace phone numbers, email addresses and names given after "tôi là", "tên", "my name is" with ***."""
     if not text:
         return text
-    text = unicodedata.normalize("NFC", text)
-    text = _EMAIL.sub(MASK, text)
-    text = _NUMBER.sub(_mask_number, text)
-    return _mask_names(text)
+    return _mask_names(mask_contacts(unicodedata.normalize("NFC", text)))
 
 
 def mask_optional(text: str | None) -> str | None:

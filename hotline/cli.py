@@ -411,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from kernel import logs
+
+    logs.install()  # no phone number, email or exception message reaches the log, whichever library logs it
+    logs.log_warnings()
     from kernel.errors import HotlineError
 
     try:
