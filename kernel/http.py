@@ -13,6 +13,8 @@ from pydantic import BaseModel, ValidationError
 
 from kernel.errors import BadRequest, HotlineError, PayloadTooLarge, UnsupportedMediaType
 from kernel.inputs import loads_json
+from kernel.logs import exception_summary
+from kernel.outage import is_outage
 from kernel.time import rfc3339
 
 log = logging.getLogger(__name__)
@@ -20,6 +22,20 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The composition root puts its services (pool, jobs, clock, settings, ...) here for every view.
 SERVICES = web.AppKey("services", object)
+# What a 503 asks clients to wait, in seconds (the Retry-After header); the composition root sets it.
+RETRY_AFTER = web.AppKey("retry_after_seconds", int)
+DEFAULT_RETRY_AFTER = 5
+# Paths that answer JSON (or their own format) whatever the client accepts; the rest are pages.
+API_PATHS = ("/api/", "/open311/", "/healthz", "/metrics")
+
+_UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>Tạm thời gián đoạn / Temporarily unavailable</title></head>
+<body><h1>Hệ thống tạm thời gián đoạn</h1>
+<p>Yêu cầu của bạn có thể chưa được ghi nhận. Vui lòng thử lại sau {seconds} giây.
+Nếu việc khẩn cấp, hãy gọi 1022.</p>
+<p lang="en">The service is briefly unavailable and your request may not have been recorded. Please try
+again in {seconds} seconds. For an emergency, call 1022.</p></body></html>
+"""
 
 
 def error_response(code: str, status: int, detail: Any = None) -> web.Response:
@@ -41,9 +57,52 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if e.status >= 400 and request.path.startswith(("/api/", "/healthz")):
             return error_response(e.reason.lower().replace(" ", "_"), e.status)
         raise
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+    except Exception as e:
+        # The route's pattern, not the path: a path can carry what a client typed (a phone number as a code).
+        if is_outage(e):
+            log.warning("unavailable: %s on %s %s", type(e).__name__, request.method, route_name(request))
+            return unavailable_response(request)
+        log.error("unhandled error on %s %s\n%s", request.method, route_name(request), exception_summary(e))
         return error_response("internal_error", 500)
+
+
+def route_name(request: web.Request) -> str:
+    """The route's pattern ("/track/{code}"), which names the endpoint without what the client put in the path."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "(no route)"
+
+
+def retry_after(request: web.Request) -> int:
+    return request.config_dict.get(RETRY_AFTER, DEFAULT_RETRY_AFTER)
+
+
+def wants_page(request: web.Request) -> bool:
+    """Whether an error should be a page: a browser's request (it accepts HTML) for anything but an API path."""
+    if request.path.startswith(API_PATHS):
+        return False
+    accept = request.headers.get("Accept", "*/*")
+    return any(kind in accept for kind in ("text/html", "text/*", "*/*"))
+
+
+def retry_later(request: web.Request, response: web.Response) -> web.Response:
+    """Mark a 503 with Retry-After and keep it out of caches."""
+    response.headers["Retry-After"] = str(retry_after(request))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def unavailable_response(request: web.Request) -> web.Response:
+    """503 service_unavailable: a short bilingual page for browsers, the JSON error for API clients."""
+    seconds = retry_after(request)
+    if wants_page(request):
+        response = web.Response(text=_UNAVAILABLE_PAGE.format(seconds=seconds), status=503,
+                                content_type="text/html", charset="utf-8")
+    else:
+        response = error_response("service_unavailable", 503, {
+            "message": "briefly unavailable: try again shortly (a write with the same Idempotency-Key)",
+            "retry_after": seconds,
+        })
+    return retry_later(request, response)
 
 
 def _json_default(value: Any) -> Any:
