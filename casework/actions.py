@@ -360,10 +360,9 @@ async def queue_outbound(
     conn: asyncpg.Connection, case: asyncpg.Record, *, text: str, kind: str, key: str, author_id: int | None
 ) -> int | None:
     """Put a message for the case's citizen in the outbox, on the channel the citizen used."""
-    recipient = await store.citizen_address(conn, case["citizen_id"], CHANNEL_IDENTITY.get(case["channel"], "web"))
     return await store.insert_outbound(
         conn, case_id=case["id"], citizen_id=case["citizen_id"], channel=case["channel"], key=key,
-        recipient=recipient, text=text, kind=kind, author_id=author_id,
+        recipient_kind=CHANNEL_IDENTITY.get(case["channel"], "web"), text=text, kind=kind, author_id=author_id,
     )
 
 

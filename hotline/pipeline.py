@@ -69,14 +69,30 @@ class _Prepared:
     error: Exception | None = None
 
 
+class _CaseFailed(Exception):
+    """A case of a batch processed without savepoints failed: the batch is done again, carefully."""
+
+
 async def process_pending(services: Services, *, limit: int | None = None) -> list[Outcome]:
-    """Claim up to `limit` waiting cases and process them as one batch; safe with any number of workers."""
+    """Claim up to `limit` waiting cases and process them as one batch; safe with any number of workers.
+
+    The batch first runs without savepoints (fewer round trips); if one of its cases fails, the
+    transaction is rolled back and the batch runs again with a savepoint per case, so the failure
+    is recorded on that case alone. The CPU half is not repeated.
+    """
     limit = limit or services.settings.process_batch_size
     started = time.perf_counter()
     router = await services.current_router()
-    async with services.pool.acquire() as conn, conn.transaction():
-        rows = await store.claim_unprocessed(conn, limit, services.clock())
-        outcomes = await _process_rows(services, conn, rows, router) if rows else []
+    prepared: dict[int, _Prepared] = {}
+    async with services.pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                rows = await store.claim_unprocessed(conn, limit, services.clock())
+                outcomes = await _process_rows(services, conn, rows, router, prepared, careful=False)
+        except _CaseFailed:
+            async with conn.transaction():
+                rows = await store.claim_unprocessed(conn, limit, services.clock())
+                outcomes = await _process_rows(services, conn, rows, router, prepared, careful=True)
     if outcomes:
         metrics.JOB_SECONDS.labels("process_batch").observe(time.perf_counter() - started)
     await _after_commit(services, outcomes)
@@ -94,25 +110,41 @@ async def process_case(ctx: dict[str, Any], *, case_id: int) -> str:
             if case is None:
                 return "missing"
             return "already_processed" if case["processed_at"] is not None else "busy"
-        outcomes = await _process_rows(services, conn, [row], router)
+        outcomes = await _process_rows(services, conn, [row], router, {}, careful=True)
     await _after_commit(services, outcomes)
     return outcomes[0].status
 
 
 async def _process_rows(services: Services, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record],
-                        router: Router) -> list[Outcome]:
+                        router: Router, prepared: dict[int, _Prepared], *, careful: bool) -> list[Outcome]:
+    """Process claimed cases in order; `careful` puts each in a savepoint and records failures on the case."""
+    fresh = [r for r in rows if r["id"] not in prepared]
+    for item in _prepare(services, fresh):
+        prepared[item.case["id"]] = item
     outcomes = []
-    for prepared in _prepare(services, rows):
+    for row in rows:
+        item = prepared[row["id"]]
+        item.case = row  # as claimed now (a careful rerun reads the rows again)
+        if not careful:
+            if item.error is not None:
+                raise _CaseFailed
+            try:
+                outcomes.append(await _apply(services, conn, item, router))
+            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
+                raise
+            except Exception as e:
+                raise _CaseFailed from e
+            continue
         try:
-            if prepared.error is not None:
-                raise prepared.error
+            if item.error is not None:
+                raise item.error
             async with conn.transaction():  # a savepoint: one case's failure keeps the others
-                outcomes.append(await _apply(services, conn, prepared, router))
+                outcomes.append(await _apply(services, conn, item, router))
         except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
             raise  # the connection is gone: the whole batch goes back to the queue
         except Exception as e:
             metrics.JOB_FAILURES.labels("process_case").inc()
-            outcomes.append(await _failed(services, conn, prepared.case, e))
+            outcomes.append(await _failed(services, conn, item.case, e))
     return outcomes
 
 
@@ -170,6 +202,7 @@ async def _apply(services: Services, conn: asyncpg.Connection, prepared: _Prepar
         suggestions = await suggest_for_case(conn, case["description"])
 
     now = services.clock()
+    events: list[store.Event] = []
     values: dict[str, Any] = {"processed_at": now, "process_error": None, "process_after": None}
     if result is not None:
         values.update(
@@ -180,58 +213,59 @@ async def _apply(services: Services, conn: asyncpg.Connection, prepared: _Prepar
             values["address"] = address
         if suggestions:
             values["procedure_suggestions"] = suggestions
-        await store.insert_event(
-            conn, case_id, SYSTEM, "classified",
+        events.append(store.Event(
+            case_id, SYSTEM, "classified",
             changes={"field": result.field, "confidence": round(result.confidence, 4),
                      "urgent": result.urgent, "model": result.model_version,
                      "alternatives": [list(a) for a in result.alternatives]},
-        )
+        ))
     if geo is not None:
         values.update(ward_code=geo.ward_code, geocode_confidence=geo.confidence)
         if case["lat"] is None and geo.lat is not None:
             values.update(lat=geo.lat, lon=geo.lon)
-        await store.insert_event(conn, case_id, SYSTEM, "geocoded", changes={
+        events.append(store.Event(case_id, SYSTEM, "geocoded", changes={
             "ward_code": geo.ward_code, "ward_name": geo.ward_name, "confidence": geo.confidence,
             "old_ward": getattr(geo, "old_ward", None), "old_district": getattr(geo, "old_district", None),
             "candidates": [list(c) if isinstance(c, tuple) else c for c in getattr(geo, "candidates", ())],
-        })
+        }))
     if case["status"] == Status.RECEIVED:
         if duplicate is not None:
             values.update(status=Status.DUPLICATE.value, duplicate_of=duplicate.parent_id,
                           duplicate_score=duplicate.score)
             target, reason = Status.DUPLICATE, duplicate.explanation_vi
-            await store.insert_event(
-                conn, case_id, SYSTEM, "duplicate_detected",
+            events.append(store.Event(
+                case_id, SYSTEM, "duplicate_detected",
                 changes={"duplicate_of": duplicate.parent_id, "score": round(duplicate.score, 3),
                          "similarity": round(duplicate.similarity, 3), "distance_m": duplicate.distance_m},
-                reason=duplicate.explanation_vi)
+                reason=duplicate.explanation_vi))
         elif decision is not None:
             values.update(status=Status.FORWARDED.value, department=decision.department,
                           routing_reason=decision.reason, due_at=decision.due_at,
                           deadline_reason=decision.deadline_reason, priority=decision.priority,
                           sla_policy_id=decision.policy_id, forwarded_at=now)
             target, reason = Status.FORWARDED, decision.reason
-            await store.insert_event(
-                conn, case_id, SYSTEM, "routed",
+            events.append(store.Event(
+                case_id, SYSTEM, "routed",
                 changes={"department": decision.department, "rule": decision.rule_id,
                          "due_at": decision.due_at.isoformat() if decision.due_at else None,
                          "deadline": decision.deadline_reason},
                 reason=decision.reason,
-            )
+            ))
         else:
             values["status"] = Status.TRIAGE.value
             target, reason = Status.TRIAGE, _triage_reason(result, field)
-        await store.update_case(conn, case_id, values)
-        await store.insert_event(conn, case_id, SYSTEM, "status", from_status=Status.RECEIVED,
-                                 to_status=target, reason=reason, public=True)
-    else:
-        # Staff moved the case before it was processed; keep their decision.
-        await store.update_case(conn, case_id, values)
+        events.append(store.Event(case_id, SYSTEM, "status", from_status=Status.RECEIVED, to_status=target,
+                                  reason=reason, public=True))
+    # (A case staff moved before it was processed keeps their decision: only its facts are written.)
+    await store.update_case(conn, case_id, values)
+    await store.insert_events(conn, events)
     parent_code = None
     if duplicate is not None:
         parent = await store.get_case(conn, duplicate.parent_id)
         parent_code = parent["tracking_code"] if parent is not None else None
-    ack_id = await _link_and_acknowledge(conn, services, case_id, duplicate_of_code=parent_code)
+    citizen_id = await store.link_citizen(conn, case_id)
+    ack_id = await _acknowledge(conn, services, {**dict(case), "citizen_id": citizen_id},
+                                duplicate_of_code=parent_code)
     return Outcome("processed", (ack_id,) if ack_id is not None else (),
                    decision.department if decision is not None else None, case["created_at"])
 
@@ -267,13 +301,16 @@ async def _after_commit(services: Services, outcomes: Sequence[Outcome]) -> None
     await services.jobs.send(*send_ids)
 
 
-async def _link_and_acknowledge(conn, services: Services, case_id: int, *,  # noqa: ANN001 - a connection
-                                duplicate_of_code: str | None = None) -> int | None:
-    """Recognise the citizen and queue the acknowledgement with the case code, once per case."""
-    # Recognise the citizen behind the report's phone, email or chat id (one citizen across
-    # channels) before the acknowledgement looks up where to send it.
-    await store.link_citizen(conn, case_id)
+async def _link_and_acknowledge(conn: asyncpg.Connection, services: Services, case_id: int) -> int | None:
+    """Recognise the citizen behind the report's phone, email or chat id, then acknowledge the case."""
+    citizen_id = await store.link_citizen(conn, case_id)
     case = await store.get_case(conn, case_id)
+    return await _acknowledge(conn, services, {**dict(case), "citizen_id": citizen_id})
+
+
+async def _acknowledge(conn: asyncpg.Connection, services: Services, case: dict[str, Any], *,
+                       duplicate_of_code: str | None = None) -> int | None:
+    """Queue the acknowledgement with the case code, once per case, where the (recognised) citizen is reached."""
     locale = case["locale"]
     text = ACK_TEXT.get(locale, ACK_TEXT["vi"]).format(
         code=codes.display(case["tracking_code"]),
@@ -282,7 +319,7 @@ async def _link_and_acknowledge(conn, services: Services, case_id: int, *,  # no
     if duplicate_of_code is not None:
         text += " " + DUPLICATE_TEXT.get(locale, DUPLICATE_TEXT["vi"]).format(
             parent=codes.display(duplicate_of_code))
-    return await actions.queue_outbound(conn, case, kind="ack", key=f"ack:{case_id}", author_id=None, text=text)
+    return await actions.queue_outbound(conn, case, kind="ack", key=f"ack:{case['id']}", author_id=None, text=text)
 
 
 def _checked_entities(entities: dict[str, Any]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from casework.store.deadlines import (
     start_pause,
     unaccepted_cases,
 )
-from casework.store.events import case_events, insert_event
+from casework.store.events import Event, case_events, insert_event, insert_events
 from casework.store.outbox import (
     case_messages,
     claim_outbound,
@@ -75,7 +75,7 @@ __all__ = [
     "list_cases", "update_case", "duplicates_of", "attachment",
     "department_exists", "dumps", "claim_unprocessed", "claim_case", "record_process_failure", "unprocessed_count",
     # the case history
-    "case_events", "insert_event",
+    "case_events", "insert_event", "insert_events", "Event",
     # citizens and their identities
     "link_citizen", "citizen_address", "citizen",
     # outbound messages and a case's messages

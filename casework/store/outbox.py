@@ -14,18 +14,23 @@ async def insert_outbound(
     citizen_id: int | None,
     channel: str,
     key: str,
-    recipient: str | None,
+    recipient_kind: str,
     text: str,
     kind: str,
     author_id: int | None,
 ) -> int | None:
-    """Queue a message in the outbox; None when the same key was queued before."""
+    """Queue a message in the outbox to the citizen's first identity of `recipient_kind` (one statement).
+
+    None when the same key was queued before.
+    """
     return await conn.fetchval(
         "INSERT INTO messages (case_id, citizen_id, direction, channel, provider_message_id, recipient, text,"
-        " kind, status, author_id) VALUES ($1, $2, 'out', $3, $4, $5, $6, $7, 'queued', $8)"
+        " kind, status, author_id) VALUES ($1, $2, 'out', $3, $4,"
+        " (SELECT value FROM citizen_identities WHERE citizen_id = $2 AND kind = $5 ORDER BY id LIMIT 1),"
+        " $6, $7, 'queued', $8)"
         " ON CONFLICT (channel, direction, provider_message_id) WHERE provider_message_id NOT LIKE 'auto:%'"
         " DO NOTHING RETURNING id",
-        case_id, citizen_id, channel, key, recipient, text, kind, author_id,
+        case_id, citizen_id, channel, key, recipient_kind, text, kind, author_id,
     )
 
 
