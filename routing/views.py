@@ -131,7 +131,11 @@ async def put_unit(request: web.Request) -> web.Response:
 
 
 def _unit_code(request: web.Request) -> str:
-    code = request.match_info["code"]
+    return unit_code(request.match_info["code"])
+
+
+def unit_code(code: str) -> str:
+    """A unit code from a path: letters, digits and dashes, at most 64; 400 otherwise."""
     if not code or len(code) > 64 or not code.replace("-", "").isalnum():
         raise BadRequest({"field": "code", "message": "letters, digits and dashes"})
     return code
@@ -167,8 +171,12 @@ async def create_rule(request: web.Request) -> web.Response:
 
 
 def _int_id(request: web.Request) -> int:
-    # Rules and policies have serial (int4) ids.
-    return whole_number("id", request.match_info["id"], maximum=INT_MAX, message="not an id")
+    return row_id(request.match_info["id"])
+
+
+def row_id(raw: str) -> int:
+    """A rule's or a policy's id from a path: they are serial (int4); 400 otherwise."""
+    return whole_number("id", raw, maximum=INT_MAX, message="not an id")
 
 
 def _no_nulls(values: dict[str, Any], nullable: set[str]) -> None:
@@ -253,8 +261,13 @@ async def patch_policy(request: web.Request) -> web.Response:
 
 
 def _day(request: web.Request) -> date:
+    return calendar_day(request.match_info["day"])
+
+
+def calendar_day(raw: str) -> date:
+    """A calendar day from a path, YYYY-MM-DD; 400 otherwise."""
     try:
-        return date.fromisoformat(request.match_info["day"])
+        return date.fromisoformat(raw)
     except ValueError:
         raise BadRequest({"field": "day", "message": "use YYYY-MM-DD"}) from None
 

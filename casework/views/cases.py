@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -83,14 +85,22 @@ def _cursor_decode(cursor: str) -> int:
     return before
 
 
-def _date(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
+def _date(query: Mapping[str, str], name: str) -> datetime | None:
+    raw = query.get(name)
     return instant(name, raw) if raw else None
 
 
-async def list_cases(request: web.Request) -> web.Response:
-    actor = await staff_actor(request, *ALL_STAFF)
-    q = request.query
+@dataclass(frozen=True, slots=True)
+class CaseQuery:
+    """What GET /api/v1/cases asks for: the filter, the cursor's case id and the page size."""
+
+    filter: store.CaseFilter
+    after: int | None
+    limit: int
+
+
+def case_query(q: Mapping[str, str]) -> CaseQuery:
+    """Validate the list's query string; 400 naming the parameter at fault."""
     status = q.get("status")
     if status is not None and status not in Status.__members__.values():
         raise BadRequest({"field": "status", "message": "unknown status"})
@@ -104,10 +114,16 @@ async def list_cases(request: web.Request) -> web.Response:
     text = query_text(q, "q")
     flt = store.CaseFilter(
         status=status, field=q.get("field"), department=query_text(q, "department"), ward=query_text(q, "ward"),
-        channel=query_text(q, "channel"), since=_date(request, "from"), until=_date(request, "to"),
+        channel=query_text(q, "channel"), since=_date(q, "from"), until=_date(q, "to"),
         text=fold(text) if text else None, urgent=urgent,
     )
-    after = _cursor_decode(q["cursor"]) if q.get("cursor") else None
+    return CaseQuery(flt, _cursor_decode(q["cursor"]) if q.get("cursor") else None, limit)
+
+
+async def list_cases(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    query = case_query(request.query)
+    flt, after, limit = query.filter, query.after, query.limit
     scope = actor.department if actor.is_department else None
     async with request.app[SERVICES].pool.acquire() as conn:
         rows = await store.list_cases(conn, flt, scope_department=scope, after=after, limit=limit + 1)

@@ -252,7 +252,11 @@ async def submit_form(request: web.Request) -> web.StreamResponse:
 
 async def _read_urlencoded(request: web.Request, max_bytes: int) -> dict[str, str]:
     """The fields of a urlencoded form; bytes that are not UTF-8 show as U+FFFD (a citizen's words are kept)."""
-    body = await read_body(request, max_bytes)
+    return form_fields(await read_body(request, max_bytes))
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """Parse a urlencoded body (the last of repeated fields counts); bytes that are not UTF-8 become U+FFFD."""
     try:
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_PARTS)
     except ValueError:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -19,6 +20,7 @@ from casework.privacy import mask_optional, mask_personal
 from channels.contact import EmailAddress, PhoneNumber
 from channels.contact import identities as contact_identities
 from kernel.errors import BadRequest, NotFound
+from kernel.inputs import clean_text
 from kernel.text import clean
 from kernel.time import LOCAL_TZ
 
@@ -32,6 +34,7 @@ CHANGESET = "2026-11-27T00:00:00Z"
 WINDOW = timedelta(days=90)
 MAX_REQUESTS = 1000
 MAX_IDS = 1000
+MAX_FORM_FIELDS = 200
 ATTRIBUTE_KEY = re.compile(r"^attribute\[([A-Za-z0-9_]{1,64})\](\[\])?$")
 
 # Statuses the public calls "closed": the hotline considers the matter answered or settled.
@@ -281,6 +284,16 @@ def request_form(fields: Mapping[str, str], attributes: Mapping[str, str], max_t
     if form.description and len(form.description) > max_text_chars:
         raise BadRequest(f"description: at most {max_text_chars} characters")
     return form
+
+
+def form_pairs(body: bytes) -> list[tuple[str, str]]:
+    """The fields of a urlencoded POST body; 400 when it is not UTF-8 form-encoded fields."""
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the form body is not UTF-8 form-encoded fields") from None
+    # %00 decodes to NUL, which PostgreSQL text and jsonb cannot hold: a citizen's request is cleaned, not refused.
+    return [(clean_text(key), clean_text(value)) for key, value in pairs]
 
 
 def split_form(pairs: list[tuple[str, str]]) -> tuple[dict[str, str], dict[str, str]]:

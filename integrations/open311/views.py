@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -20,7 +19,6 @@ from integrations.open311 import actions, formats, models, store
 from kernel import metrics
 from kernel.errors import BadRequest, HotlineError, NotFound, UnsupportedMediaType
 from kernel.http import SERVICES, Handler, read_body, retry_later, route_name
-from kernel.inputs import clean_text
 from kernel.outage import is_outage
 
 log = logging.getLogger(__name__)
@@ -95,13 +93,7 @@ async def service_definition(request: web.Request) -> web.Response:
 async def _form(request: web.Request, max_bytes: int) -> list[tuple[str, str]]:
     if request.content_type != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("send application/x-www-form-urlencoded")
-    body = await read_body(request, max_bytes)
-    try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("the form body is not UTF-8 form-encoded fields") from None
-    # %00 decodes to NUL, which PostgreSQL text and jsonb cannot hold: a citizen's request is cleaned, not refused.
-    return [(clean_text(key), clean_text(value)) for key, value in pairs]
+    return models.form_pairs(await read_body(request, max_bytes))
 
 
 def _idempotency_key(request: web.Request) -> str | None:
