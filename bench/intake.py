@@ -683,6 +683,8 @@ def orchestrate(args: argparse.Namespace) -> int:
         hotline_env = dict(env, DATABASE_URL=bench_dsn, REDIS_URL=redis_url, HOTLINE_QUEUE_NAME=queue_name,
                            HOTLINE_HOST=HOST, HOTLINE_VAR_DIR=str(tmp / "var"),
                            HOTLINE_DB_POOL_MAX=str(pool_size),
+                           # Intake alone is measured: no worker runs, and /healthz must not wait for one.
+                           HOTLINE_HEALTHZ_REQUIRE_WORKER="false",
                            # One client posts far past the per-address limit: keep the limiter's round trip
                            # in the measurement, but never let it answer 429.
                            HOTLINE_RATE_LIMIT_INTAKE_REQUESTS=str(10**9))

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -19,6 +21,7 @@ import integrations.procedures.views
 import routing.views
 from casework import store
 from hotline import ratelimit
+from hotline import store as hotline_store
 from hotline.services import Services
 from hotline.settings import Settings, split_host_port
 from kernel import logs, metrics
@@ -28,9 +31,12 @@ from kernel.http import RETRY_AFTER, SERVICES, error_middleware, json_response, 
 
 log = logging.getLogger(__name__)
 
+# The worker running inside this process (`hotline serve` without --no-worker), for /healthz and /metrics.
+WORKER = web.AppKey("worker", object)
+
 
 async def healthz(request: web.Request) -> web.Response:
-    """Check the database and Redis; 503 when either is down."""
+    """Check the database, Redis and the workers; 503 when any of them is down."""
     services: Services = request.app[SERVICES]
     checks: dict[str, str] = {}
     try:
@@ -44,10 +50,46 @@ async def healthz(request: web.Request) -> web.Response:
         checks["redis"] = "ok"
     except Exception as e:
         checks["redis"] = f"error: {type(e).__name__}"
+    body: dict[str, Any] = {"checks": checks}
+    worker = request.app.get(WORKER)
+    if worker is not None or services.settings.healthz_require_worker:
+        checks["worker"], body["worker"] = await _worker_health(services, worker)
     healthy = all(v == "ok" for v in checks.values())
-    response = json_response({"status": "ok" if healthy else "unhealthy", "checks": checks},
-                             status=200 if healthy else 503)
+    response = json_response({"status": "ok" if healthy else "unhealthy", **body}, status=200 if healthy else 503)
     return response if healthy else retry_later(request, response)
+
+
+async def _worker_health(services: Services, worker: Any) -> tuple[str, dict[str, Any]]:
+    """This process's own loops (a loop with no round for too long is stalled), and whether any worker is alive.
+
+    "no worker alive" counts only with `healthz_require_worker`: no heartbeat anywhere within
+    `worker_alive_seconds` means reports are stored but nobody processes them.
+    """
+    settings = services.settings
+    now = services.clock()
+    problems: list[str] = []
+    detail: dict[str, Any] = {}
+    if worker is not None and worker.started_at is not None:
+        states = worker.loop_states(now)
+        detail["loops"] = {name: {"last_round_seconds_ago": round(s.age, 3), "stalled": s.stalled, "error": s.error}
+                           for name, s in states.items()}
+        stalled = [name for name, s in states.items() if s.stalled]
+        if stalled:
+            problems.append("stalled: " + ", ".join(stalled))
+    try:
+        async with services.pool.acquire(timeout=2) as conn:
+            alive = await hotline_store.live_workers(conn, now - timedelta(seconds=settings.worker_alive_seconds))
+            freshest = alive[0]["beat_at"] if alive else await hotline_store.freshest_beat(conn)
+        detail["alive"] = len(alive)
+        detail["freshest_heartbeat_seconds_ago"] = (
+            round(max(0.0, (now - freshest).total_seconds()), 3) if freshest is not None else None)
+        if not alive and settings.healthz_require_worker:
+            problems.append("no worker alive")
+    except Exception as e:  # the database check above says why; here only that heartbeats are unknown
+        detail["heartbeats"] = f"error: {type(e).__name__}"
+        if settings.healthz_require_worker:
+            problems.append(f"heartbeats unknown ({type(e).__name__})")
+    return ("; ".join(problems) or "ok"), detail
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -62,6 +104,10 @@ async def open_metrics_view(request: web.Request) -> web.Response:
         async with services.pool.acquire(timeout=2) as conn:
             metrics.QUEUE_DEPTH.set(await store.unprocessed_count(conn))
             metrics.OUTBOX_DEPTH.set(await store.outbox_waiting(conn))
+            now = services.clock()
+            alive = await hotline_store.live_workers(
+                conn, now - timedelta(seconds=services.settings.worker_alive_seconds))
+            metrics.set_workers(now, [(row["id"], row["loops"]) for row in alive])
     response = web.Response(body=generate_latest(metrics.REGISTRY))
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return response
@@ -110,6 +156,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
             from hotline.worker import build_worker
 
             worker = build_worker(settings, services)
+            app[WORKER] = worker
             worker_task = asyncio.create_task(worker.async_run())
         yield
         if worker is not None and worker_task is not None:

@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     # "background": requests answer once their rows are stored and wake the workers in batches right
     # after; "inline": the request sends its wake-up itself. Either way workers also poll.
     intake_enqueue: Literal["background", "inline"] = "background"
+    # Each worker writes a heartbeat (its loops' last rounds) to PostgreSQL this often. A worker whose
+    # heartbeat is older than `worker_alive_seconds` counts as gone; a loop that has not finished a round
+    # for `worker_stall_seconds` (or three of its own intervals, if longer) is stalled.
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_alive_seconds: float = Field(default=30.0, gt=0)
+    worker_stall_seconds: float = Field(default=60.0, gt=0)
+    # /healthz answers 503 when no worker anywhere has a fresh heartbeat (turn off for a web-only test rig).
+    healthz_require_worker: bool = True
 
     # "auto": the model built by `hotline train` if present; "none": every case goes to triage.
     classifier_model: str = "auto"

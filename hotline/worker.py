@@ -7,8 +7,15 @@ A worker process runs
 - the chores: the sweeper (messages stuck in `sending`) and escalation, each run by one worker at a
   time (a PostgreSQL advisory lock), so any number of workers may run;
 - an arq worker for jobs queued in Redis (replays, provider-side jobs), restarted with back-off when
-  Redis goes away. Processing and sending do not need Redis at all.
+  Redis goes away. Processing and sending do not need Redis at all;
+- a heartbeat: every `worker_heartbeat_seconds` the worker writes its row in `workers` (host, pid, when
+  each loop last finished a round, the kind of its last error), which /healthz and /metrics of every
+  process read; rows of workers that stopped beating are deleted after ten times `worker_alive_seconds`.
 Every loop survives its own failures (a database or Redis outage) and starts again with back-off.
+
+A queued job that keeps failing is retried with back-off and, after its last try, kept in
+`failed_jobs` with its error (a dead letter an admin can replay), as are jobs arq itself gives up on
+(out of tries after their worker was killed, expired, unknown function).
 """
 
 from __future__ import annotations
@@ -16,17 +23,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
 import signal
+import socket
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from arq.worker import Worker, func
+from arq.jobs import deserialize_result
+from arq.worker import Retry, Worker, func
 
+from casework import dead_letters
 from hotline import db, escalation, pipeline, queue
+from hotline import store as hotline_store
 from hotline.services import Services, redis_settings
 from hotline.settings import Settings
+from kernel.time import rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +50,126 @@ _SWEEP_LOCK = 1022_0001
 _ESCALATE_LOCK = 1022_0002
 ESCALATE_EVERY_SECONDS = 60
 _MAX_BACKOFF_SECONDS = 30.0
+# The loops /healthz watches; the heartbeat is judged by its row's age instead.
+LOOPS = ("listen", "process", "send", "chores", "arq")
+# arq keeps a running job's in-progress key for the longest function timeout + 10 s, and a job whose
+# worker was killed runs again only once that key is gone: every timeout stays at or under 50 s, so a
+# killed worker's arq jobs are picked up again within a minute.
+ARQ_TIMEOUT_SECONDS = 50
+_ARQ_POLL_SECONDS = 0.05
+
+
+def job_timeout(settings: Settings) -> float:
+    """How long one queued job may run; arq's own timeout, 5 s longer, is the backstop."""
+    return float(min(settings.send_timeout_seconds + 10, ARQ_TIMEOUT_SECONDS - 5))
+
+
+def _job_backoff(job_try: int) -> int:
+    return min(5 * 2 ** (job_try - 1), 300)
 
 
 def worker_functions(settings: Settings) -> list:
     """The jobs arq runs from Redis: one case or one message now (replays, tests, tools)."""
-    tries = settings.job_max_tries + 1
+    tries = settings.job_max_tries
+    timeout = job_timeout(settings)
     return [
-        func(pipeline.process_case, name=queue.PROCESS_CASE, keep_result=0, max_tries=tries,
-             timeout=settings.send_timeout_seconds),
-        func(pipeline.send_message, name=queue.SEND_MESSAGE, keep_result=0, max_tries=tries,
-             timeout=settings.send_timeout_seconds),
+        func(_dead_lettered(pipeline.process_case, queue.PROCESS_CASE, tries, timeout), name=queue.PROCESS_CASE,
+             keep_result=0, max_tries=tries, timeout=timeout + 5),
+        func(_dead_lettered(pipeline.send_message, queue.SEND_MESSAGE, tries, timeout), name=queue.SEND_MESSAGE,
+             keep_result=0, max_tries=tries, timeout=timeout + 5),
     ]
+
+
+def _dead_lettered(job: Callable[..., Awaitable[Any]], name: str, max_tries: int,
+                   timeout: float) -> Callable[..., Awaitable[Any]]:
+    """Run a job under its timeout; a failure is retried with back-off, and after the last try kept as a dead letter."""
+
+    async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
+        try:
+            async with asyncio.timeout(timeout):
+                return await job(ctx, **kwargs)
+        except Retry:
+            raise
+        except Exception as e:
+            job_try = int(ctx.get("job_try") or 1)
+            if job_try < max_tries:
+                log.warning("job %s failed (try %s, %s); trying again later", ctx.get("job_id"), job_try,
+                            type(e).__name__)
+                raise Retry(defer=_job_backoff(job_try)) from e
+            await _keep_failed_job(ctx["services"], job_id=str(ctx.get("job_id")), function=name, kwargs=kwargs,
+                                   tries=job_try, error=f"{type(e).__name__}: {e}")
+            raise
+
+    run.__qualname__ = run.__name__ = name
+    return run
+
+
+async def _keep_failed_job(services: Services, *, job_id: str, function: str, kwargs: dict[str, Any], tries: int,
+                           error: str) -> None:
+    try:
+        dead = await dead_letters.record_failed_job(services.pool, job_id=job_id, function=function, kwargs=kwargs,
+                                                    tries=tries, error=error, at=services.clock())
+    except Exception as e:  # the database is away too: the failure is in arq's log, and nowhere else
+        log.error("job %s failed for good after %s tries; could not keep it (%s)", job_id, tries, type(e).__name__)
+        return
+    log.error("job %s failed for good after %s tries; kept as failed job %s", job_id, tries, dead)
+
+
+class _ArqWorker(Worker):
+    """arq's worker, reporting each poll round (its heartbeat) and each job it gives up on (a dead letter)."""
+
+    def __init__(self, *args: Any, on_round: Callable[[], None], services: Services, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_round = on_round
+        self._services = services
+
+    async def _poll_iteration(self) -> None:
+        await super()._poll_iteration()
+        self._on_round()
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        """Jobs arq fails without running them: out of tries (their worker was killed), expired, unknown."""
+        await super().finish_failed_job(job_id, result_data)
+        function, kwargs, tries, error = "?", {}, 0, "failed in the queue"
+        if result_data is not None:
+            with contextlib.suppress(Exception):  # an unreadable result still leaves its job id
+                result = deserialize_result(result_data, deserializer=self.job_deserializer)
+                function, kwargs, tries = result.function, dict(result.kwargs), result.job_try
+                error = f"{type(result.result).__name__}: {result.result}"
+        await _keep_failed_job(self._services, job_id=job_id, function=function, kwargs=kwargs, tries=tries,
+                               error=error)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopState:
+    """How one loop is doing: when it last finished a round, its last error, whether it is stalled."""
+
+    last_round: datetime
+    age: float
+    error: str | None
+    stall_after: float
+
+    @property
+    def stalled(self) -> bool:
+        return self.age > self.stall_after
+
+
+def judge_loops(beats: dict[str, datetime], errors: dict[str, str], started_at: datetime, now: datetime,
+                stall_after: dict[str, float]) -> dict[str, LoopState]:
+    """Judge each loop: one that has not finished a round for its stall limit (since start, if never) is stalled."""
+    out = {}
+    for name, limit in stall_after.items():
+        last = beats.get(name, started_at)
+        out[name] = LoopState(last, max(0.0, (now - last).total_seconds()), errors.get(name), limit)
+    return out
 
 
 class HotlineWorker:
     """One worker: its loops, their wake-ups, their health."""
 
     def __init__(self, settings: Settings, services: Services | None = None, *, burst: bool = False,
-                 poll_delay: float | None = None, handle_signals: bool = False, **arq_options: Any) -> None:
+                 poll_delay: float | None = None, handle_signals: bool = False,
+                 max_backoff: float = _MAX_BACKOFF_SECONDS, **arq_options: Any) -> None:
         self.settings = settings
         self.services = services
         self._owned = services is None
@@ -65,9 +182,16 @@ class HotlineWorker:
         self._stopping = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._arq: Worker | None = None
-        # When each loop last finished a round: /healthz reads these.
+        self.max_backoff = max_backoff
+        # When each loop last finished a round, and the kind of each failing loop's last error: /healthz
+        # reads these, and the heartbeat writes them for every other process to read.
         self.beats: dict[str, datetime] = {}
         self.errors: dict[str, str] = {}
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.id = f"{self.host}:{self.pid}:{secrets.token_hex(3)}"
+        self.started_at: datetime | None = None
+        self.heartbeats = 0  # heartbeats written so far
 
     @property
     def ctx(self) -> dict[str, Any]:
@@ -99,7 +223,9 @@ class HotlineWorker:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self._stopping.set)
+        self.started_at = self.services.clock()
         self._tasks = [
+            asyncio.create_task(self._forever("heartbeat", self._heartbeat), name="worker-heartbeat"),
             asyncio.create_task(self._forever("listen", self._listen), name="worker-listen"),
             asyncio.create_task(self._forever("process", self._process_loop), name="worker-process"),
             asyncio.create_task(self._forever("send", self._send_loop), name="worker-send"),
@@ -127,16 +253,19 @@ class HotlineWorker:
     async def close(self) -> None:
         self._stopping.set()
         await self._stop_tasks()
+        if self.heartbeats and self.services is not None:
+            with contextlib.suppress(Exception):  # a row left behind ages out
+                async with self.services.pool.acquire(timeout=2) as conn:
+                    await hotline_store.forget_worker(conn, self.id)
+            self.heartbeats = 0
         if self._owned and self.services is not None:
             await self.services.close()
             self.services = None
 
     async def _stop_tasks(self) -> None:
+        # Only the loops are stopped here: the arq loop closes its own worker on the way out (closing it
+        # from here too, while it polls or closes, would open a Redis connection nobody closes).
         tasks, self._tasks = self._tasks, []
-        if self._arq is not None:
-            with contextlib.suppress(Exception):
-                await self._arq.close()
-            self._arq = None
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -160,11 +289,42 @@ class HotlineWorker:
                 self.errors[name] = type(e).__name__
                 log.warning("worker %s loop failed (%s); starting again in %.1f s", name, type(e).__name__, delay)
                 await self._sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
+                delay = min(delay * 2, self.max_backoff)
 
     def _beat(self, name: str) -> None:
-        self.beats[name] = self.services.clock() if self.services is not None else datetime.now()
+        if self.services is None:
+            return
+        self.beats[name] = self.services.clock()
         self.errors.pop(name, None)
+
+    def stall_limits(self) -> dict[str, float]:
+        """Per loop, how long without a finished round means stalled: the setting, or three of its rounds."""
+        every = {"listen": max(self.poll, 1.0) * 5, "process": self.poll, "send": self.poll,
+                 "chores": float(self.settings.sweep_interval_seconds), "arq": _ARQ_POLL_SECONDS}
+        return {name: max(self.settings.worker_stall_seconds, 3 * every[name]) for name in LOOPS}
+
+    def loop_states(self, now: datetime | None = None) -> dict[str, LoopState]:
+        """Each loop's state now (by the services' clock)."""
+        assert self.services is not None and self.started_at is not None, "the worker is not running"
+        now = now or self.services.clock()
+        return judge_loops(self.beats, self.errors, self.started_at, now, self.stall_limits())
+
+    async def _heartbeat(self) -> None:
+        """Write this worker's row every `worker_heartbeat_seconds`; forget workers silent for long."""
+        assert self.services is not None and self.started_at is not None
+        forget_after = timedelta(seconds=self.settings.worker_alive_seconds * 10)
+        while not self._stopping.is_set():
+            now = self.services.clock()
+            loops = {name: {"last_round": rfc3339(state.last_round), "error": state.error,
+                            "stall_after": state.stall_after}
+                     for name, state in self.loop_states(now).items()}
+            async with self.services.pool.acquire() as conn:
+                await hotline_store.beat(conn, worker_id=self.id, host=self.host, pid=self.pid,
+                                         started_at=self.started_at, at=now, loops=loops)
+                await hotline_store.forget_workers(conn, now - forget_after)
+            self.heartbeats += 1
+            self.errors.pop("heartbeat", None)
+            await self._sleep(self.settings.worker_heartbeat_seconds)
 
     async def _sleep(self, seconds: float, wake: asyncio.Event | None = None) -> None:
         waits = [asyncio.ensure_future(self._stopping.wait())]
@@ -247,20 +407,20 @@ class HotlineWorker:
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["services"] = self.services
 
+        assert self.services is not None
         options: dict[str, Any] = dict(
             functions=worker_functions(self.settings), on_startup=startup, queue_name=self.settings.queue_name,
-            keep_result=0, max_jobs=20, poll_delay=0.05, job_timeout=self.settings.send_timeout_seconds,
-            handle_signals=False, redis_settings=redis_settings(self.settings),
+            keep_result=0, max_jobs=20, poll_delay=_ARQ_POLL_SECONDS, job_timeout=job_timeout(self.settings) + 5,
+            max_tries=self.settings.job_max_tries, handle_signals=False, redis_settings=redis_settings(self.settings),
         )
         options.update(self.arq_options)
         options.update(extra)
-        return Worker(**options)
+        return _ArqWorker(on_round=lambda: self._beat("arq"), services=self.services, **options)
 
     async def _arq_run(self) -> None:
         """arq's own loop for jobs queued in Redis; it raises when Redis goes away, and _forever restarts it."""
         worker = self._arq = self._arq_worker()
         try:
-            self._beat("arq")
             await worker.main()
         finally:
             self._arq = None

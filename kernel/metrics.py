@@ -1,6 +1,10 @@
-"""Prometheus metrics: intake by channel, job latency, queue depth."""
+"""Prometheus metrics: intake by channel, job latency, queue depth, the workers' loops."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -24,6 +28,26 @@ QUEUE_DEPTH = Gauge("hotline_queue_depth", "Cases waiting to be processed", regi
 OUTBOX_DEPTH = Gauge("hotline_outbox_depth", "Outbound messages queued and not yet sent", registry=REGISTRY)
 SWEPT = Counter("hotline_swept_total", "Messages a dead worker left in sending, put back by the sweeper", ["kind"],
                 registry=REGISTRY)
+WORKERS_ALIVE = Gauge("hotline_workers_alive", "Workers whose heartbeat is fresh (within worker_alive_seconds)",
+                      registry=REGISTRY)
+WORKER_LOOP_AGE = Gauge(
+    "hotline_worker_loop_last_round_age_seconds", "Seconds since each loop of each live worker finished a round",
+    ["worker", "loop"], registry=REGISTRY,
+)
+
+
+def set_workers(now: datetime, workers: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
+    """Show the live workers (id, loops as their heartbeat wrote them); workers gone since the last scrape vanish."""
+    rows = list(workers)
+    WORKERS_ALIVE.set(len(rows))
+    WORKER_LOOP_AGE.clear()
+    for worker_id, loops in rows:
+        for loop, state in loops.items():
+            try:
+                last = datetime.fromisoformat(state["last_round"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            WORKER_LOOP_AGE.labels(worker_id, loop).set(max(0.0, (now - last).total_seconds()))
 
 
 _INTAKE_BY_CHANNEL: dict[str, object] = {}

@@ -80,7 +80,7 @@ async def settings(database_url: str, redis_url: str, tmp_path) -> AsyncIterator
     yield Settings(database_url=database_url, redis_url=redis_url, var_dir=tmp_path / "var",
                    public_base_url="http://hotline.test", db_pool_min=1, db_pool_max=5, classifier_model="none",
                    geocoder="none",
-                   intake_enqueue="inline")
+                   intake_enqueue="inline", healthz_require_worker=False)
 
 
 @pytest.fixture

@@ -28,6 +28,21 @@ from casework.store.cases import (
 )
 from casework.store.citizens import citizen, citizen_address, link_citizen
 from casework.store.corrections import field_corrections
+from casework.store.dead_letters import (
+    active_admin,
+    case_exists,
+    case_process_attempts,
+    failed_jobs,
+    failed_messages,
+    gave_up_cases,
+    insert_failed_job,
+    lock_failed_job,
+    lock_outbound,
+    mark_job_replayed,
+    message_case_id,
+    requeue_outbound,
+    staff_events,
+)
 from casework.store.deadlines import (
     bump_paused,
     case_pauses,
@@ -94,4 +109,8 @@ __all__ = [
     "lock_assignment", "assignable_people", "waiting_cases", "set_presence",
     # staff field corrections, for training
     "field_corrections",
+    # dead letters: cases given up, messages failed, jobs out of tries; their replay
+    "gave_up_cases", "failed_messages", "failed_jobs", "insert_failed_job", "lock_failed_job", "mark_job_replayed",
+    "case_process_attempts", "staff_events", "lock_outbound", "requeue_outbound", "message_case_id", "case_exists",
+    "active_admin",
 ]

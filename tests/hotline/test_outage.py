@@ -101,7 +101,7 @@ async def outage_settings(embedded: Embedded, redis_url: str, tmp_path) -> Async
     yield Settings(database_url=embedded.dsn, redis_url=redis_url, var_dir=tmp_path / "var",
                    public_base_url="http://hotline.test", db_pool_min=1, db_pool_max=4, classifier_model="none",
                    geocoder="none", intake_enqueue="inline", rate_limits_enabled=False,
-                   db_acquire_timeout_seconds=1, retry_after_seconds=RETRY_AFTER)
+                   db_acquire_timeout_seconds=1, retry_after_seconds=RETRY_AFTER, healthz_require_worker=False)
 
 
 @pytest.fixture
