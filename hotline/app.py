@@ -16,6 +16,7 @@ import casework.auth
 import casework.views
 import channels.web.views
 import hotline.openapi
+import hotline.ops_views
 import integrations.open311.views
 import integrations.procedures.views
 import routing.views
@@ -177,4 +178,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     integrations.open311.views.setup(app)
     integrations.procedures.views.setup(app)
     hotline.openapi.setup(app)
+    hotline.ops_views.setup(app)
     return app

@@ -322,6 +322,57 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 1 if left_running else 0
 
 
+def cmd_jobs_failed(args: argparse.Namespace) -> int:
+    from casework import dead_letters
+    from kernel.http import json_dumps
+    from kernel.time import LOCAL_TZ
+
+    settings = _settings(args)
+    kind = dead_letters.Kind(args.kind) if args.kind else None
+    items = asyncio.run(_with_pool(settings, lambda pool: dead_letters.failed(pool, kind, limit=args.limit)))
+    if args.json:
+        print(json_dumps([item.as_dict() for item in items]))
+        return 0
+    if not items:
+        print("no failed work")
+    for item in items:
+        when = item.failed_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M") if item.failed_at else "?"
+        about = f"case {item.case_id}" if item.case_id is not None else item.detail.get("job_id", "")
+        print(f"{item.kind.value} {item.id}\t{about}\ttries {item.tries}\t{when}\t{item.error or ''}")
+    return 0
+
+
+def cmd_jobs_replay(args: argparse.Namespace) -> int:
+    from casework import dead_letters
+    from hotline.dead_letters import replay
+    from hotline.queue import WorkSignals
+    from kernel.time import utc_now
+
+    kind = dead_letters.Kind(args.kind)
+    args.needs_redis = kind is dead_letters.Kind.JOB
+    settings = _settings(args)
+
+    async def work(pool):
+        actor = await dead_letters.admin_actor(pool, args.admin)
+        redis = None
+        if kind is dead_letters.Kind.JOB:
+            from arq import create_pool as create_redis_pool
+
+            from hotline.services import redis_settings
+
+            redis = await create_redis_pool(redis_settings(settings))
+        try:
+            await replay(pool, WorkSignals(pool, background=False), redis, settings.queue_name, kind, args.id, actor,
+                         utc_now())
+        finally:
+            if redis is not None:
+                await redis.aclose()
+
+    asyncio.run(_with_pool(settings, work))
+    print(f"{kind.value} {args.id} replayed")
+    return 0
+
+
 def _use_uvloop() -> None:
     try:
         import uvloop
@@ -380,6 +431,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = open311.add_parser("key", help="create an API key for an Open311 client (printed once)")
     p.add_argument("name")
     p.set_defaults(func=cmd_open311_key)
+
+    jobs = sub.add_parser("jobs", help="work that kept failing (dead letters)").add_subparsers(
+        dest="jobs_command", required=True)
+    kinds = ["case", "message", "job"]
+    p = jobs.add_parser("failed", help="list cases given up, messages failed and queued jobs out of tries")
+    p.add_argument("--kind", choices=kinds)
+    p.add_argument("--limit", type=int, default=100, help="at most this many of each kind (default 100)")
+    p.add_argument("--json", action="store_true", help="one JSON array instead of lines")
+    p.set_defaults(func=cmd_jobs_failed)
+    p = jobs.add_parser("replay", help="run one failed case, message or job again")
+    p.add_argument("kind", choices=kinds)
+    p.add_argument("id", type=int)
+    p.add_argument("--admin", required=True, help="the admin user name the replay is recorded under")
+    p.set_defaults(func=cmd_jobs_replay)
 
     users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
     p = users.add_parser("create", help="create a user and print an API token; password from stdin")

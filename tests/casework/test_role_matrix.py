@@ -85,6 +85,9 @@ ROUTES = [
     Route("GET", "/api/v1/admin/calendar", ADMIN),
     Route("PUT", "/api/v1/admin/calendar/{day}", ADMIN, {"working": False, "note": "nghỉ bù"}),
     Route("DELETE", "/api/v1/admin/calendar/{day}", ADMIN),
+    Route("GET", "/api/v1/admin/jobs/failed", ADMIN),
+    # The world's case (id 1) was not given up: the admin's replay is refused by its state (409).
+    Route("POST", "/api/v1/admin/jobs/failed/{kind}/{id}/replay", ADMIN, params={"kind": "case", "id": "1"}),
     # Public: the citizen's report and status, the procedure catalogue, signing in.
     Route("POST", "/api/v1/reports", None, {"text": "Đèn đường tắt cả tuần ở hẻm 5"}),
     Route("GET", "/api/v1/reports/{code}", None),
