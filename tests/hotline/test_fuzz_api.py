@@ -1,6 +1,6 @@
 """schemathesis against the served OpenAPI document: every operation, valid and invalid requests, no 5xx.
 
-A few dozen generated requests per operation here (bounded, repeatable); bench/fuzz.py runs the same
+A few dozen generated requests per operation here (repeatable, at most 60 s); bench/fuzz.py runs the same
 with 10,000 per operation.
 """
 
@@ -13,7 +13,7 @@ from aiohttp import ClientSession
 from bench.fuzz import fuzz, seed_rows
 from hotline.app import create_app
 
-EXAMPLES = 24  # per operation: half valid for the schema, half not
+EXAMPLES = 20  # per operation: half valid for the schema, half not
 
 
 async def test_no_generated_request_gets_a_5xx(aiohttp_server, settings, pool):
@@ -23,7 +23,7 @@ async def test_no_generated_request_gets_a_5xx(aiohttp_server, settings, pool):
     async with ClientSession() as session, session.get(f"{base_url}/api/openapi.json") as resp:
         document = await resp.json()
     report = await asyncio.to_thread(fuzz, document, base_url, tokens, EXAMPLES, rows=rows, seed=1022,
-                                     max_seconds=120)
+                                     max_seconds=60)
     assert report.server_errors == []
     assert len(report.counts) == sum(
         1 for item in document["paths"].values() for m in ("get", "put", "post", "patch", "delete") if m in item)
