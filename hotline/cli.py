@@ -392,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-worker", action="store_true", help="web only, for scale-out with separate workers")
     p.set_defaults(func=cmd_serve)
 
-    sub.add_parser("worker", help="a worker alone: processing, sending, chores and queued jobs").set_defaults(func=cmd_worker)
+    p = sub.add_parser("worker", help="a worker alone: processing, sending, chores and queued jobs")
+    p.set_defaults(func=cmd_worker)
     p = sub.add_parser("stop", help="stop the embedded PostgreSQL and Redis left running under the var dir")
     p.add_argument("--force", action="store_true", help="stop them even if a live hotline process uses them")
     p.set_defaults(func=cmd_stop)
