@@ -424,7 +424,8 @@ async def resume_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, deadline_
         case = await _locked_case(conn, case_id, actor)
         if case["clock_paused_at"] is None:
             raise Conflict("the clock is not paused", code="not_paused")
-        now = now or datetime.now(UTC)
+        # `now` was read before the row lock: a pause that started meanwhile must not end before it began.
+        now = max(now or datetime.now(UTC), case["clock_paused_at"])
         await store.end_pause(conn, case_id, now)
         paused = (now - case["clock_paused_at"]).total_seconds()
         values: dict[str, Any] = {"clock_paused_at": None}

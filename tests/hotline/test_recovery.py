@@ -154,3 +154,17 @@ async def test_a_stuck_send_is_reset_after_the_send_timeout_not_the_sweep_delay(
                        float(timeout + 11), message_id)
     assert (await pipeline.sweep({"services": services}))["messages"] == 1
     assert timeout + 11 < 5 * settings.sweep_after_seconds  # sooner than the old rule
+
+
+async def test_a_resume_read_before_a_concurrent_pause_does_not_end_it_before_it_began(pool, services):
+    from datetime import timedelta
+
+    result = await _intake(pool)
+    await pool.execute("UPDATE cases SET status = 'triage' WHERE id = $1", result.case_id)
+    paused_at = await pool.fetchval("SELECT now()")
+    await actions.pause_clock(pool, result.case_id, AGENT, "chờ địa chỉ", now=paused_at)
+    await actions.resume_clock(pool, result.case_id, AGENT, now=paused_at - timedelta(seconds=1))
+    event = await pool.fetchrow("SELECT changes FROM case_events WHERE kind = 'clock_resumed'")
+    assert event["changes"]["paused_seconds"] == 0
+    ended = await pool.fetchrow("SELECT started_at, ended_at FROM case_pauses")
+    assert ended["ended_at"] == ended["started_at"]
