@@ -38,7 +38,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _with_pool(settings: Settings, work: Callable[..., Awaitable[object]]) -> object:
     from hotline.db import create_pool, migrate
 
-    pool = await create_pool(settings.database_url or "", min_size=1, max_size=4)
+    pool = await create_pool(settings.database_url or "", min_size=1, max_size=4, keepalives=settings.db_keepalives)
     try:
         await migrate(pool)
         return await work(pool)
@@ -52,7 +52,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def run() -> list[str]:
-        pool = await create_pool(settings.database_url or "", min_size=1, max_size=2)
+        pool = await create_pool(settings.database_url or "", min_size=1, max_size=2, keepalives=settings.db_keepalives)
         try:
             return await migrate(pool)
         finally:
@@ -154,7 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
     async def prepare() -> None:
-        pool = await create_pool(settings.database_url or "", min_size=1, max_size=2)
+        pool = await create_pool(settings.database_url or "", min_size=1, max_size=2, keepalives=settings.db_keepalives)
         try:
             await migrate(pool)
         finally:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +56,14 @@ class Pool(asyncpg.Pool):
 
 # A worker's claims are row locks on its connection: if its machine drops off the network, the server
 # frees them when TCP keepalive gives up. Linux's defaults take 2 h 11 min; these take 2 minutes.
-# (Ignored on Unix sockets, where a dead peer is seen at once.)
+# (Ignored on Unix sockets, where a dead peer is seen at once.) PgBouncer refuses startup parameters
+# it does not know, so behind a pooler they are turned off (HOTLINE_DB_KEEPALIVES=false) and the
+# pooler's own tcp_keepalive settings take their place.
 KEEPALIVES = {"tcp_keepalives_idle": "60", "tcp_keepalives_interval": "10", "tcp_keepalives_count": "6"}
 
 
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, attempts: int = 40,
-                      acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT) -> Pool:
+                      acquire_timeout: float | None = DEFAULT_ACQUIRE_TIMEOUT, keepalives: bool = True) -> Pool:
     """Open a pool, retrying while the server is still starting (an embedded one after a crash, say)."""
     for attempt in range(attempts):
         try:
@@ -69,7 +73,7 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, attemp
                 max_inactive_connection_lifetime=300.0, init=_init_connection, reset=_keep_session,
                 loop=None, connection_class=asyncpg.Connection, record_class=asyncpg.Record,
                 command_timeout=60, timeout=acquire_timeout or 60, acquire_timeout=acquire_timeout,
-                server_settings=KEEPALIVES,
+                server_settings=KEEPALIVES if keepalives else {},
             )
         except (OSError, asyncpg.CannotConnectNowError) as e:
             if attempt == attempts - 1:
@@ -83,40 +87,58 @@ def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
     return sorted(p for p in directory.glob("*.sql") if p.name[:4].isdigit())
 
 
+# The migrator's advisory lock key.
+MIGRATION_LOCK = 1022
+
+
+@contextlib.asynccontextmanager
+async def exclusive(conn: asyncpg.Connection, key: int, *, wait: bool = False) -> AsyncIterator[bool]:
+    """Hold the advisory lock `key` for the block, inside a transaction on `conn`; yield whether it is held.
+
+    The lock is transaction-scoped, so it ends with the transaction whatever happens: through a
+    transaction-mode pooler (PgBouncer) a session lock could be taken on one server connection and
+    "unlocked" on another, and stay held. Without `wait`, someone else holding it yields False at once.
+    """
+    async with conn.transaction():
+        if wait:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+            yield True
+        else:
+            yield bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key))
+
+
 async def migrate(pool: asyncpg.Pool, directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply the migrations not yet applied, each in its own transaction; return their names."""
-    applied: list[str] = []
+    """Apply the migrations not yet applied, all in one transaction; return their names.
+
+    One migrator at a time (a transaction-scoped advisory lock, safe behind a pooler); a failing
+    migration leaves the schema as it was before the run, so a release's migrations land together
+    or not at all. (So none may use a statement that cannot run in a transaction, such as
+    CREATE INDEX CONCURRENTLY.)
+    """
     async with pool.acquire() as conn:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        # One migrator at a time when several processes start together.
-        await conn.execute("SELECT pg_advisory_lock(1022)")
-        try:
+        async with exclusive(conn, MIGRATION_LOCK, wait=True):
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
             done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
-            for path in migration_files(directory):
-                if path.name in done:
-                    continue
-                async with conn.transaction():
-                    await conn.execute(path.read_text(encoding="utf-8"))
+            applied = [path for path in migration_files(directory) if path.name not in done]
+            for path in applied:
+                async with conn.transaction():  # a savepoint: the error names the file
+                    try:
+                        await conn.execute(path.read_text(encoding="utf-8"))
+                    except asyncpg.PostgresError as e:
+                        raise MigrationError(f"migration {path.name} failed: {type(e).__name__}") from e
                     await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
-                log.info("applied migration %s", path.name)
-                applied.append(path.name)
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(1022)")
-    return applied
+    for path in applied:
+        log.info("applied migration %s", path.name)
+    return [path.name for path in applied]
+
+
+class MigrationError(RuntimeError):
+    """A migration failed; none of the run's migrations were applied."""
 
 
 async def notify(conn: asyncpg.Connection, channel: str, payload: str) -> None:
     """Send a NOTIFY on a channel (workers LISTEN for wake-ups)."""
     await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
-
-
-async def try_advisory_lock(conn: asyncpg.Connection, key: int) -> bool:
-    """Take a session-level advisory lock if nobody holds it; True when taken."""
-    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
-
-
-async def advisory_unlock(conn: asyncpg.Connection, key: int) -> None:
-    await conn.execute("SELECT pg_advisory_unlock($1)", key)

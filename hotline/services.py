@@ -63,7 +63,8 @@ class Services:
     async def start(cls, settings: Settings, *, processing: bool = True) -> Services:
         """Open connections; `processing` also loads the models the worker needs (web-only skips them)."""
         assert settings.database_url and settings.redis_url, "resolve the server URLs first"
-        pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        pool = await create_pool(settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                                 keepalives=settings.db_keepalives)
         redis = await create_redis_pool(redis_settings(settings))
         jobs = WorkSignals(pool, background=settings.intake_enqueue == "background")
         jobs.start()

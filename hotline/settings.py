@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     db_pool_min: int = 2
     db_pool_max: int = 10
+    # Ask the server for short TCP keepalives on each connection (a vanished worker's claims are freed
+    # in about 2 minutes). PgBouncer refuses these startup parameters: set false behind a pooler.
+    db_keepalives: bool = True
     # A request waits at most this long for a database connection; then it answers 503 (never hangs).
     db_acquire_timeout_seconds: float = Field(default=5.0, gt=0)
     # While the database is unreachable every endpoint answers 503 with Retry-After: this many seconds.

@@ -395,13 +395,9 @@ class HotlineWorker:
             await self._sleep(self.settings.sweep_interval_seconds)
 
     async def _exclusively(self, key: int, chore: Callable[[], Awaitable[Any]]) -> None:
-        async with self.services.pool.acquire() as conn:
-            if not await db.try_advisory_lock(conn, key):
-                return  # another worker is on it
-            try:
+        async with self.services.pool.acquire() as conn, db.exclusive(conn, key) as held:
+            if held:  # otherwise another worker is on it
                 await chore()
-            finally:
-                await db.advisory_unlock(conn, key)
 
     def _arq_worker(self, **extra: Any) -> Worker:
         async def startup(ctx: dict[str, Any]) -> None:
