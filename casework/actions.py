@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from casework import codes, store
+from casework import codes, conversation, store
 from casework.intake import InboundEvent
 from casework.models import FIELDS, REASON_REQUIRED, SYSTEM, Actor, Role, Status, can_move
 from kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
@@ -30,21 +30,30 @@ class IntakeResult:
     case_id: int
     tracking_code: str
     message_id: int
-    created: bool
+    created: bool  # False: the same provider id was stored before; nothing new
+    joined: bool = False  # a follow-up stored on an existing case (no new case to process)
+    reopened: bool = False  # ... which moved it from answered back to reopened
+    send_ids: tuple[int, ...] = ()  # outbox messages to send now (a follow-up's acknowledgement)
+
+    @property
+    def new_case(self) -> bool:
+        """A case was opened and waits for processing."""
+        return self.created and not self.joined
 
 
-async def record_inbound(pool: asyncpg.Pool, event: InboundEvent) -> IntakeResult:
-    """Store an inbound item and open its case; the same provider id twice gives the same case."""
+async def record_inbound(pool: asyncpg.Pool, event: InboundEvent, *, now: datetime | None = None) -> IntakeResult:
+    """Store an inbound item and open its case (or join it to its case); the same provider id twice changes nothing."""
     async with pool.acquire() as conn:
-        return await record_inbound_on(conn, event)
+        return await record_inbound_on(conn, event, now=now)
 
 
 async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
-                            note: tuple[Actor, str] | None = None) -> IntakeResult:
+                            note: tuple[Actor, str] | None = None, now: datetime | None = None) -> IntakeResult:
     """record_inbound on the caller's connection, so a caller's transaction holds the case with what it adds.
 
     `note` is an internal note written with a new case, in the same transaction. Inside the caller's
-    transaction each attempt is a savepoint, so drawing another tracking code still works.
+    transaction each attempt is a savepoint, so drawing another tracking code still works. A channel
+    with a reply window gets follow-ups joined to their case (see InboundEvent).
     """
     text = clean(event.text)
     # jsonb refuses NUL and lone surrogates, and PostgreSQL would log the JSON around them: a citizen's text.
@@ -53,6 +62,11 @@ async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
         {"filename": a.filename, "content_type": a.content_type, "size": len(a.data)} for a in event.attachments
     ])
     raw = jsonb_safe(event.raw)
+    if event.reply_window is not None and event.sender is not None and not event.new_case:
+        async with conn.transaction():
+            joined = await _join_conversation(conn, event, text, identities, meta, raw, now or datetime.now(UTC))
+        if joined is not None:
+            return joined
     for _ in range(5):
         code = codes.new_code()
         try:
@@ -100,6 +114,44 @@ async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
             raise Conflict("message stored without a case", code="message_without_case")
         return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], row["created"])
     raise RuntimeError("could not draw a free tracking code")
+
+
+async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text: str, identities: Any, meta: Any,
+                             raw: Any, now: datetime) -> IntakeResult | None:
+    """Store a follow-up on the sender's case, or None when it belongs to none (it opens a case)."""
+    assert event.sender is not None and event.reply_window is not None
+    quoted = ([event.case_code] if event.case_code else []) + codes.find_all(text)
+    case_id = await store.case_quoted_by(conn, quoted, event.sender.kind, event.sender.value)
+    if case_id is None:
+        channels = conversation.reply_channels(event.channel)
+        for channel in channels:
+            case_id = await store.case_in_reply_window(conn, channel, event.sender.value, now - event.reply_window)
+            if case_id is not None:
+                break
+    if case_id is None:
+        return None
+    reopen = conversation.says_unsolved(text)
+    row = await store.intake_follow_up(
+        conn, case_id=case_id, channel=event.channel, provider_id=event.provider_message_id, text=text,
+        sender=event.sender.value, identities=identities,
+        name=clean(event.display_name) if event.display_name else None,
+        raw=raw, attachments_meta=meta, reopen=reopen, reopen_reason=conversation.REOPEN_REASON,
+    )
+    if not row["created"]:
+        return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], False, joined=True)
+    if event.attachments:
+        await store.insert_attachments(conn, row["message_id"], [
+            (a.filename, a.content_type, len(a.data), hashlib.sha256(a.data).hexdigest(), a.data)
+            for a in event.attachments
+        ])
+    case = await store.get_case(conn, case_id)
+    assert case is not None
+    notice = await queue_outbound(
+        conn, case, text=conversation.follow_up_text(case["locale"], row["tracking_code"], reopened=row["reopened"]),
+        kind="notice", key=f"follow-up:{row['message_id']}", author_id=None,
+        channel=conversation.outbound_channel(event.channel), recipient=event.sender.value)
+    return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], True, joined=True,
+                        reopened=row["reopened"], send_ids=(notice,) if notice is not None else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,13 +409,49 @@ CHANNEL_IDENTITY = {"sms": "phone", "voice": "phone", "email": "email", "telegra
 
 
 async def queue_outbound(
-    conn: asyncpg.Connection, case: asyncpg.Record, *, text: str, kind: str, key: str, author_id: int | None
+    conn: asyncpg.Connection, case: Any, *, text: str, kind: str, key: str, author_id: int | None,
+    channel: str | None = None, recipient: str | None = None,
 ) -> int | None:
-    """Put a message for the case's citizen in the outbox, on the channel the citizen used."""
+    """Put a message for the case's citizen in the outbox, on the channel the citizen used.
+
+    A caller is answered by SMS (a call cannot be reached again); `channel` and `recipient` override
+    where a follow-up came from.
+    """
+    channel = channel or conversation.outbound_channel(case["channel"])
     return await store.insert_outbound(
-        conn, case_id=case["id"], citizen_id=case["citizen_id"], channel=case["channel"], key=key,
-        recipient_kind=CHANNEL_IDENTITY.get(case["channel"], "web"), text=text, kind=kind, author_id=author_id,
+        conn, case_id=case["id"], citizen_id=case["citizen_id"], channel=channel, key=key,
+        recipient_kind=CHANNEL_IDENTITY.get(channel, "web"), text=text, kind=kind, author_id=author_id,
+        recipient=recipient,
     )
+
+
+# What a provider's delivery report means for our status of a message (None: nothing changes).
+_DELIVERY_STATES = {"sent": "sent", "delivered": "delivered", "read": "delivered", "undelivered": "failed",
+                    "failed": "failed", "canceled": "failed"}
+
+
+async def record_delivery_report(pool: asyncpg.Pool, channel: str, external_id: str, provider_status: str,
+                                 error: str | None, *, now: datetime,
+                                 message_id: int | None = None) -> asyncpg.Record | None:
+    """Record a provider's report on an outbound message; a message that fails is said so on its case.
+
+    None when no message has that provider id (a report for something we did not send). Reports
+    may come in any order and more than once: a message never moves back (delivered stays delivered).
+    """
+    status = _DELIVERY_STATES.get(provider_status)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.record_provider_status(conn, channel, external_id, provider_status=provider_status,
+                                                 status=status, error=error, at=now, message_id=message_id)
+        if row is not None and row["status"] == "failed" and row["previous"] != "failed":
+            await store.insert_event(conn, row["case_id"], SYSTEM, "delivery_failed", changes={
+                "message_id": row["id"], "channel": channel, "provider_status": provider_status, "error": error})
+    return row
+
+
+async def set_opt_out(pool: asyncpg.Pool, channel: str, address: str, opted_out: bool) -> bool:
+    """Record that an address said STOP (nothing more is sent to it on the channel) or START; True if it changed."""
+    async with pool.acquire() as conn:
+        return await store.set_opt_out(conn, channel, address, opted_out)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,20 @@ def normalise(raw: str) -> str | None:
     return code if check_digit(code) == "0" else None
 
 
+# Ten digits, perhaps grouped as we print them (123 456 789 0) or with dashes or dots.
+_IN_TEXT = re.compile(r"(?<![\d])[1-9](?:[ \-.]?\d){9}(?![\d])")
+
+
+def find_all(text: str) -> list[str]:
+    """The valid codes quoted in a text, in order, each once; a typo's code fails its check digit."""
+    found: list[str] = []
+    for match in _IN_TEXT.finditer(text or ""):
+        code = normalise(match.group())
+        if code is not None and code not in found:
+            found.append(code)
+    return found
+
+
 def display(code: str) -> str:
     """Group a code for reading aloud or printing: 123 456 789 0."""
     return f"{code[:3]} {code[3:6]} {code[6:9]} {code[9:]}"

@@ -6,7 +6,7 @@ Casework owns these types so that it never imports a channel; every channel adap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -43,3 +43,11 @@ class InboundEvent:
     received_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     request_hash: str | None = None
+    # Conversations. A channel whose citizens write again (SMS, chat, email) sets `reply_window`: a
+    # follow-up from the same sender on the same channel then joins the sender's case when it quotes
+    # the case's code (in the text, or `case_code` read apart: keypad, subject), or when it comes
+    # within the window after our last message to the sender about a case still open. None (the web
+    # form): every item opens a case. `new_case` is the citizen asking for a new one (SMS MOI/NEW).
+    reply_window: timedelta | None = None
+    case_code: str | None = None
+    new_case: bool = False

@@ -19,7 +19,8 @@ from kernel.errors import HotlineError
 
 __all__ = [  # the intake types are casework's; adapters meet them here with the rest of the contract
     "Attachment", "ChannelAdapter", "DeliveryReceipt", "InboundEvent", "InvalidSignature", "MalformedPayload",
-    "OutboundMessage", "PermanentSendError", "SendError", "SenderIdentity", "TransientSendError", "UnsupportedEvent",
+    "MediaSource", "OutboundMessage", "PermanentSendError", "SendError", "SenderIdentity", "TransientSendError",
+    "UnsupportedEvent",
 ]
 
 
@@ -88,6 +89,15 @@ class PermanentSendError(SendError):
 class DeliveryReceipt:
     provider_message_id: str
     status: str = "sent"  # sent | delivered
+    segments: int | None = None  # SMS segments the provider will charge for
+
+
+@runtime_checkable
+class MediaSource(Protocol):
+    """A channel whose provider keeps media for us (MMS pictures, call recordings) until we fetch it."""
+
+    async def fetch_media(self, url: str) -> tuple[bytes, str]:
+        """The media's bytes and content type. Raise TransientSendError (try later) or PermanentSendError."""
 
 
 @runtime_checkable

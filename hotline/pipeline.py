@@ -11,6 +11,7 @@ Acknowledgements and replies are sent by their own loop, so they never wait behi
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ import asyncpg
 
 from casework import actions, assignment, codes, store
 from casework.models import SYSTEM, Status
-from channels.base import OutboundMessage, PermanentSendError, SendError
+from channels.base import MediaSource, OutboundMessage, PermanentSendError, SendError
 from hotline.services import Services
 from integrations.procedures import suggest_for_case
 from kernel import metrics
@@ -399,6 +400,10 @@ async def _deliver(services: Services, row: asyncpg.Record) -> str:
             await _fail_delivery(services, row, f"no adapter for channel {row['channel']}")
             log.error("message %s: no adapter for channel %s", message_id, row["channel"])
             return "failed"
+        if row["opted_out"]:
+            # The citizen said STOP on this channel: nothing more goes to them until they say START.
+            await _fail_delivery(services, row, "opted_out: the recipient asked for no more messages (STOP)")
+            return "failed"
         try:
             receipt = await asyncio.wait_for(adapter.send(OutboundMessage(
                 message_id=message_id, channel=row["channel"], recipient=row["recipient"], text=row["text"],
@@ -424,7 +429,8 @@ async def _deliver(services: Services, row: asyncpg.Record) -> str:
             return "retry"
         async with services.pool.acquire() as conn:
             await store.finish_outbound(conn, message_id, status=receipt.status,
-                                        external_id=receipt.provider_message_id, error=None)
+                                        external_id=receipt.provider_message_id, error=None,
+                                        segments=receipt.segments)
         return receipt.status
     finally:
         metrics.JOB_SECONDS.labels("send_message").observe(time.perf_counter() - started)
@@ -446,6 +452,57 @@ async def _fail_delivery(services: Services, row, error: str) -> None:  # noqa: 
                                  changes={"message_id": row["id"], "channel": row["channel"], "error": error})
 
 
+async def fetch_media_pending(services: Services, *, limit: int = 20) -> int:
+    """Fetch provider media (MMS pictures, call recordings) waiting in the queue; store each as an attachment.
+
+    A fetch that fails for a while is retried with back-off and given up after `job_max_tries`, said
+    so on the case's timeline. Returns how many were claimed.
+    """
+    async with services.pool.acquire() as conn:
+        rows = await store.claim_media(conn, limit, services.clock())
+    for row in rows:
+        await _fetch_one(services, row)
+    return len(rows)
+
+
+async def _fetch_one(services: Services, row: asyncpg.Record) -> None:
+    adapter = services.adapters.get(row["channel"])
+    try:
+        if not isinstance(adapter, MediaSource):
+            raise PermanentSendError(f"no media source for channel {row['channel']}")
+        data, content_type = await asyncio.wait_for(adapter.fetch_media(row["url"]),
+                                                    services.settings.send_timeout_seconds)
+        if len(data) > services.settings.max_media_bytes:
+            raise PermanentSendError(f"media larger than {services.settings.max_media_bytes} bytes")
+    except Exception as e:
+        permanent = isinstance(e, PermanentSendError) or row["attempts"] >= services.settings.job_max_tries
+        error = _send_error(e)
+        async with services.pool.acquire() as conn, conn.transaction():
+            if permanent:
+                await store.finish_media(conn, row["id"], status="failed", error=error)
+                await store.insert_event(conn, row["case_id"], SYSTEM, "media_failed",
+                                         changes={"message_id": row["message_id"], "error": error})
+            else:
+                await store.finish_media(conn, row["id"], status="queued", error=error,
+                                         retry_at=services.clock() + timedelta(seconds=_backoff(row["attempts"])))
+        log.warning("media %s: fetch failed (attempt %s): %s", row["id"], row["attempts"], type(e).__name__)
+        return
+    content_type = (content_type or row["content_type"] or "application/octet-stream").split(";")[0].strip()
+    filename = f"media-{row['id']}{_EXTENSIONS.get(content_type, '')}"
+    async with services.pool.acquire() as conn, conn.transaction():
+        attachment_id = await store.store_media(conn, row["message_id"], filename, content_type,
+                                                hashlib.sha256(data).hexdigest(), data)
+        await store.finish_media(conn, row["id"], status="done", attachment_id=attachment_id)
+        await store.insert_event(conn, row["case_id"], SYSTEM, "media_fetched", changes={
+            "message_id": row["message_id"], "attachment_id": attachment_id, "content_type": content_type,
+            "size": len(data)})
+
+
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
+               "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3", "video/mp4": ".mp4",
+               "application/pdf": ".pdf", "text/plain": ".txt"}
+
+
 async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     """Put messages stuck in `sending` (their worker died mid-send) back in the queue; count what waits.
 
@@ -457,6 +514,7 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
         # A message claimed longer ago than a send may run was being sent by a worker that died;
         # the margin covers the commit after the provider call.
         reset = await store.reset_stuck_sends(conn, services.settings.send_timeout_seconds + 10)
+        await store.reset_stuck_media(conn, services.settings.send_timeout_seconds + 10)
         waiting = await store.unprocessed_count(conn)
     metrics.QUEUE_DEPTH.set(waiting)
     if reset:

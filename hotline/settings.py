@@ -119,6 +119,38 @@ class Settings(BaseSettings):
     # main address /metrics always needs an admin token.
     metrics_listen: str | None = None
 
+    # Phone and SMS through Twilio. With the account SID, auth token and number all set the channel is
+    # on; otherwise its webhooks answer 404. The API URL is Twilio's unless a local peer stands in
+    # (tests, demos, `hotline twilio peer`).
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_number: str | None = None  # E.164, the number citizens call and text
+    twilio_api_url: str = "https://api.twilio.com"
+    # SMS in GSM-7 (diacritics folded: cheaper, 160 characters a segment) instead of Unicode (70).
+    sms_ascii: bool = False
+    # A text within this many hours after our last SMS to the number joins that case (if still open).
+    sms_reply_window_hours: float = Field(default=72.0, gt=0)
+    # The IVR: hours when agents take calls (local time, "HH:MM-HH:MM"), callers waiting at most,
+    # and how long a caller waits for an agent before leaving a voicemail.
+    ivr_agent_hours: str = "07:00-21:00"
+    ivr_queue_max: int = Field(default=20, ge=0)
+    ivr_max_wait_seconds: int = Field(default=180, ge=10)
+    # Twilio's voice for Vietnamese (Twilio's voice list: Google voices speak vi-VN).
+    ivr_voice_vi: str = "Google.vi-VN-Standard-A"
+    ivr_voice_en: str = "Polly.Joanna"
+    # The largest media (MMS picture, recording) fetched from the provider.
+    max_media_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_number)
+
+    @field_validator("ivr_agent_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_networks(cls, value: object) -> object:
@@ -141,6 +173,22 @@ class Settings(BaseSettings):
     @property
     def max_multipart_bytes(self) -> int:
         return self.max_photos * self.max_photo_bytes + 1024 * 1024
+
+
+def parse_hours(value: str) -> tuple[int, int]:
+    """Minutes after midnight of "HH:MM-HH:MM" (end may be 24:00; an end before the start spans midnight)."""
+    try:
+        start, end = (part.strip() for part in value.split("-"))
+        minutes = []
+        for part in (start, end):
+            hours, mins = part.split(":")
+            total = int(hours) * 60 + int(mins)
+            if not (0 <= int(mins) < 60 and 0 <= total <= 24 * 60):
+                raise ValueError
+            minutes.append(total)
+    except ValueError:
+        raise ValueError(f"expected HH:MM-HH:MM, got {value!r}") from None
+    return minutes[0], minutes[1]
 
 
 def split_host_port(listen: str) -> tuple[str, int]:

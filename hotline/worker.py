@@ -213,7 +213,8 @@ class HotlineWorker:
         while True:
             processed = await pipeline.process_pending(self.services)
             sent = await pipeline.send_pending(self.services)
-            if not processed and not sent:
+            fetched = await pipeline.fetch_media_pending(self.services)
+            if not processed and not sent and not fetched:
                 return
 
     async def async_run(self) -> None:
@@ -350,6 +351,8 @@ class HotlineWorker:
         while not self._stopping.is_set():
             wake.clear()
             sent = await pipeline.send_pending(self.services)
+            # Provider media (MMS pictures, recordings) are fetched by the same loop: also a provider's call.
+            sent += await pipeline.fetch_media_pending(self.services)
             self._beat("send")
             if sent < self.settings.send_batch_size:
                 await self._sleep(self.poll, wake)

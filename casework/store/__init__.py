@@ -6,7 +6,13 @@ re-exported, so a caller need not know which topic module holds it.
 
 from __future__ import annotations
 
-from casework.store.assignment import assignable_people, lock_assignment, set_presence, waiting_cases
+from casework.store.assignment import (
+    agents_on_call,
+    assignable_people,
+    lock_assignment,
+    set_presence,
+    waiting_cases,
+)
 from casework.store.cases import (
     CASE_COLUMNS,
     CASE_FROM,
@@ -27,6 +33,21 @@ from casework.store.cases import (
     update_case,
 )
 from casework.store.citizens import citizen, citizen_address, link_citizen
+from casework.store.conversations import (
+    JOINABLE,
+    case_in_reply_window,
+    case_quoted_by,
+    claim_media,
+    finish_media,
+    intake_follow_up,
+    opted_out,
+    queue_media,
+    record_provider_status,
+    reset_stuck_media,
+    set_opt_out,
+    set_segments,
+    store_media,
+)
 from casework.store.corrections import field_corrections
 from casework.store.dead_letters import (
     active_admin,
@@ -96,6 +117,10 @@ __all__ = [
     # outbound messages and a case's messages
     "insert_outbound", "claim_outbound", "finish_outbound", "reset_stuck_sends", "public_replies", "case_messages",
     "claim_outbound_batch", "outbox_waiting",
+    # conversations: follow-ups, opt-outs, delivery reports, provider media
+    "JOINABLE", "case_quoted_by", "case_in_reply_window", "intake_follow_up", "set_opt_out", "opted_out",
+    "record_provider_status", "set_segments", "queue_media", "claim_media", "finish_media", "store_media",
+    "reset_stuck_media", "agents_on_call",
     # deadlines, clock pauses, unaccepted forwards, notices
     "cases_under_deadline", "case_pauses", "unaccepted_cases", "notify", "notifications", "start_pause",
     "end_pause", "pauses_of", "bump_paused",

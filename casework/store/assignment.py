@@ -40,3 +40,11 @@ async def set_presence(conn: asyncpg.Connection, user_id: int, available: bool) 
     return await conn.fetchrow(
         "UPDATE staff_users SET available = $2, last_seen_at = now() WHERE id = $1 RETURNING role, department",
         user_id, available)
+
+
+async def agents_on_call(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """The centre's agents on duty (available) who take calls, at a phone number or SIP address."""
+    return await conn.fetch(
+        "SELECT id, display_name, phone FROM staff_users"
+        " WHERE active AND available AND role = 'agent' AND phone IS NOT NULL"
+        " ORDER BY last_seen_at DESC NULLS LAST, id")

@@ -18,19 +18,20 @@ async def insert_outbound(
     text: str,
     kind: str,
     author_id: int | None,
+    recipient: str | None = None,
 ) -> int | None:
-    """Queue a message in the outbox to the citizen's first identity of `recipient_kind` (one statement).
+    """Queue a message in the outbox to `recipient`, else the citizen's first identity of `recipient_kind`.
 
-    None when the same key was queued before.
+    One statement; None when the same key was queued before.
     """
     return await conn.fetchval(
         "INSERT INTO messages (case_id, citizen_id, direction, channel, provider_message_id, recipient, text,"
         " kind, status, author_id) VALUES ($1, $2, 'out', $3, $4,"
-        " (SELECT value FROM citizen_identities WHERE citizen_id = $2 AND kind = $5 ORDER BY id LIMIT 1),"
+        " coalesce($9, (SELECT value FROM citizen_identities WHERE citizen_id = $2 AND kind = $5 ORDER BY id LIMIT 1)),"
         " $6, $7, 'queued', $8)"
         " ON CONFLICT (channel, direction, provider_message_id) WHERE provider_message_id NOT LIKE 'auto:%'"
         " DO NOTHING RETURNING id",
-        case_id, citizen_id, channel, key, recipient_kind, text, kind, author_id,
+        case_id, citizen_id, channel, key, recipient_kind, text, kind, author_id, recipient,
     )
 
 
@@ -48,7 +49,8 @@ async def claim_outbound(conn: asyncpg.Connection, message_id: int) -> asyncpg.R
 _CLAIMED = (
     " RETURNING m.id, m.case_id, m.channel, m.recipient, m.text, m.attempts, m.kind,"
     " (SELECT tracking_code FROM cases WHERE id = m.case_id) AS tracking_code,"
-    " (SELECT locale FROM cases WHERE id = m.case_id) AS locale"
+    " (SELECT locale FROM cases WHERE id = m.case_id) AS locale,"
+    " EXISTS (SELECT 1 FROM contact_opt_outs o WHERE o.channel = m.channel AND o.address = m.recipient) AS opted_out"
 )
 
 
@@ -70,14 +72,21 @@ async def claim_outbound_batch(conn: asyncpg.Connection, limit: int, now: dateti
 
 async def finish_outbound(
     conn: asyncpg.Connection, message_id: int, *, status: str, external_id: str | None, error: str | None,
-    retry_at: datetime | None = None,
+    retry_at: datetime | None = None, segments: int | None = None,
 ) -> None:
-    """Record how a send ended; a message going back to `queued` waits until `retry_at`."""
+    """Record how a send ended; a message going back to `queued` waits until `retry_at`.
+
+    A delivery report may have come before this commit (providers are fast): a status it set
+    further along (delivered, failed) is kept.
+    """
     await conn.execute(
-        "UPDATE messages SET status = $2, external_id = coalesce($3, external_id), error = $4,"
-        " next_attempt_at = $5,"
-        " sent_at = CASE WHEN $2 IN ('sent', 'delivered') THEN now() ELSE sent_at END WHERE id = $1",
-        message_id, status, external_id, error, retry_at,
+        "UPDATE messages SET status = CASE WHEN status = 'sending' OR $2 <> 'sent' THEN $2 ELSE status END,"
+        " external_id = coalesce($3, external_id),"
+        " error = CASE WHEN $4::text IS NOT NULL THEN $4 WHEN status = 'failed' THEN error END,"
+        " next_attempt_at = $5, segments = coalesce($6, segments),"
+        " sent_at = CASE WHEN $2 IN ('sent', 'delivered') THEN coalesce(sent_at, now()) ELSE sent_at END"
+        " WHERE id = $1",
+        message_id, status, external_id, error, retry_at, segments,
     )
 
 
@@ -110,7 +119,7 @@ async def public_replies(conn: asyncpg.Connection, case_id: int) -> list[asyncpg
 async def case_messages(conn: asyncpg.Connection, case_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT m.id, m.direction, m.channel, m.kind, m.text, m.status, m.created_at, m.sent_at, m.author_id,"
-        " m.sender, m.recipient, m.error,"
+        " m.sender, m.recipient, m.error, m.provider_status, m.provider_error, m.segments,"
         " coalesce((SELECT json_agg(json_build_object('id', a.id, 'filename', a.filename,"
         " 'content_type', a.content_type, 'size', a.size) ORDER BY a.id)"
         " FROM attachments a WHERE a.message_id = m.id), '[]'::json) AS files"

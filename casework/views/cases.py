@@ -142,7 +142,8 @@ def _event_json(e: asyncpg.Record) -> dict[str, Any]:
 
 def _message_json(m: asyncpg.Record) -> dict[str, Any]:
     return {k: m[k] for k in ("id", "direction", "channel", "kind", "text", "status", "created_at", "sent_at",
-                              "author_id", "sender", "recipient", "error")} | {"attachments": m["files"]}
+                              "author_id", "sender", "recipient", "error", "provider_status", "provider_error",
+                              "segments")} | {"attachments": m["files"]}
 
 
 async def get_case(request: web.Request) -> web.Response:

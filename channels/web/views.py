@@ -16,6 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from casework import actions
 from casework.public import public_case
 from channels.base import Attachment, InboundEvent, MalformedPayload
+from channels.intake import accept
 from channels.web.adapter import (
     FORM_IDEMPOTENCY_FIELD,
     build_event,
@@ -24,7 +25,6 @@ from channels.web.adapter import (
     sniff_image,
 )
 from channels.web.i18n import STRINGS, pick_language
-from kernel import metrics
 from kernel.errors import BadRequest, HotlineError, NotFound, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from kernel.http import SERVICES, json_response, read_body
 from kernel.text import clean
@@ -69,14 +69,7 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
 
 async def _accept(request: web.Request, event: InboundEvent) -> actions.IntakeResult:
     """Store the report, then ask for its processing; a lost request loses nothing (the sweeper retries)."""
-    services = request.app[SERVICES]
-    result = await actions.record_inbound(services.pool, event)
-    if result.created:
-        metrics.intake_counter(event.channel).inc()
-        await services.jobs.process(result.case_id)
-    else:
-        metrics.INTAKE_REPLAYED.labels(event.channel).inc()
-    return result
+    return await accept(request.app[SERVICES], event)
 
 
 MAX_PARTS = 64  # the form has a dozen fields and five photos; more parts is not a browser
