@@ -70,7 +70,7 @@ async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
     for _ in range(5):
         code = codes.new_code()
         try:
-            atomic = bool(event.attachments) or note is not None or conn.is_in_transaction()
+            atomic = bool(event.attachments or event.remote_media) or note is not None or conn.is_in_transaction()
             async with _transaction_if(conn, atomic):
                 row = await store.intake(
                     conn,
@@ -100,6 +100,8 @@ async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
                             for a in event.attachments
                         ],
                     )
+                if row["created"] and event.remote_media:
+                    await store.queue_media(conn, row["message_id"], event.channel, list(event.remote_media))
                 if row["created"] and note is not None:
                     await store.insert_event(conn, row["case_id"], note[0], "note", changes={"text": clean(note[1])})
         except asyncpg.UniqueViolationError as e:
@@ -144,6 +146,8 @@ async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text
             (a.filename, a.content_type, len(a.data), hashlib.sha256(a.data).hexdigest(), a.data)
             for a in event.attachments
         ])
+    if event.remote_media:
+        await store.queue_media(conn, row["message_id"], event.channel, list(event.remote_media))
     case = await store.get_case(conn, case_id)
     assert case is not None
     notice = await queue_outbound(
@@ -446,6 +450,23 @@ async def record_delivery_report(pool: asyncpg.Pool, channel: str, external_id: 
             await store.insert_event(conn, row["case_id"], SYSTEM, "delivery_failed", changes={
                 "message_id": row["id"], "channel": channel, "provider_status": provider_status, "error": error})
     return row
+
+
+async def record_provider_event(pool: asyncpg.Pool, channel: str, provider_id: str, kind: str,
+                                changes: dict[str, Any], *, media: list[tuple[str, str | None]] = ()) -> int | None:
+    """Put a provider's event about an inbound item (a call's status, a recording) on its case's timeline.
+
+    `provider_id` is the item's provider id (a call's CallSid); `media` are provider URLs to fetch and
+    attach to the item's message. Returns the case id, None when no item has that id (nothing is written).
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.inbound_message(conn, channel, provider_id)
+        if row is None:
+            return None
+        await store.insert_event(conn, row["case_id"], SYSTEM, kind, changes=jsonb_safe(changes))
+        if media:
+            await store.queue_media(conn, row["id"], channel, list(media))
+    return row["case_id"]
 
 
 async def set_opt_out(pool: asyncpg.Pool, channel: str, address: str, opted_out: bool) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 
@@ -52,3 +53,9 @@ async def set_presence(pool: asyncpg.Pool, user_id: int, available: bool) -> str
     async with pool.acquire() as conn:
         row = await store.set_presence(conn, user_id, available)
     return row["department"] if row and row["role"] == "department" else None
+
+
+async def agents_on_call(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    """The centre's agents on duty who take calls: id, name and phone number or SIP address, most recent first."""
+    async with pool.acquire() as conn:
+        return [dict(r) for r in await store.agents_on_call(conn)]

@@ -40,6 +40,8 @@ class InboundEvent:
     lat: float | None = None
     lon: float | None = None
     attachments: tuple[Attachment, ...] = ()
+    # Media the provider keeps for us (url, content type): fetched later by a job, then attached.
+    remote_media: tuple[tuple[str, str | None], ...] = ()
     received_at: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     request_hash: str | None = None

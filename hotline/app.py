@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import casework.auth
 import casework.views
+import channels.twilio.views
 import channels.web.views
 import hotline.openapi
 import hotline.ops_views
@@ -173,6 +174,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     channels.web.views.setup(app)
+    channels.twilio.views.setup(app)
     casework.views.setup(app)
     routing.views.setup(app)
     integrations.open311.views.setup(app)

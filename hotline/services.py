@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from arq import create_pool as create_redis_pool
@@ -44,7 +45,13 @@ def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
     """The explicit channel registry: outbound messages are dispatched through it."""
     from integrations.open311.adapter import Open311Adapter
 
-    return {"web": WebAdapter(settings), "open311": Open311Adapter()}
+    adapters: dict[str, Any] = {"web": WebAdapter(settings), "open311": Open311Adapter()}
+    if settings.twilio_enabled:
+        from channels.twilio.adapter import TwilioAdapter
+
+        # One adapter for both: callers are answered by SMS, and it fetches MMS pictures and recordings.
+        adapters["sms"] = adapters["voice"] = TwilioAdapter(settings)
+    return adapters
 
 
 @dataclass

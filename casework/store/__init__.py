@@ -39,6 +39,7 @@ from casework.store.conversations import (
     case_quoted_by,
     claim_media,
     finish_media,
+    inbound_message,
     intake_follow_up,
     opted_out,
     queue_media,
@@ -120,7 +121,7 @@ __all__ = [
     # conversations: follow-ups, opt-outs, delivery reports, provider media
     "JOINABLE", "case_quoted_by", "case_in_reply_window", "intake_follow_up", "set_opt_out", "opted_out",
     "record_provider_status", "set_segments", "queue_media", "claim_media", "finish_media", "store_media",
-    "reset_stuck_media", "agents_on_call",
+    "reset_stuck_media", "agents_on_call", "inbound_message",
     # deadlines, clock pauses, unaccepted forwards, notices
     "cases_under_deadline", "case_pauses", "unaccepted_cases", "notify", "notifications", "start_pause",
     "end_pause", "pauses_of", "bump_paused",

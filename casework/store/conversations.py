@@ -50,6 +50,13 @@ async def intake_follow_up(conn: asyncpg.Connection, *, case_id: int, channel: s
     )
 
 
+async def inbound_message(conn: asyncpg.Connection, channel: str, provider_id: str) -> asyncpg.Record | None:
+    """The inbound message a provider knows by `provider_id` (an SMS's MessageSid, a call's CallSid)."""
+    return await conn.fetchrow(
+        "SELECT id, case_id FROM messages WHERE channel = $1 AND direction = 'in' AND provider_message_id = $2",
+        channel, provider_id)
+
+
 async def set_opt_out(conn: asyncpg.Connection, channel: str, address: str, opted_out: bool) -> bool:
     """Record STOP (True) or START (False) for an address; True when it changed anything."""
     if opted_out:
