@@ -124,6 +124,8 @@ async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text
     assert event.sender is not None and event.reply_window is not None
     quoted = ([event.case_code] if event.case_code else []) + codes.find_all(text)
     case_id = await store.case_quoted_by(conn, quoted, event.sender.kind, event.sender.value)
+    if case_id is None and quoted:
+        return None  # it names a case that is not the sender's (or no longer open): a case of its own
     if case_id is None:
         channels = conversation.reply_channels(event.channel)
         for channel in channels:
@@ -237,10 +239,12 @@ async def change_status(
     deadline: Deadline | None = None,
     request: RequestKey | None = None,
     now: datetime | None = None,
-) -> None:
-    """Move a case along its lifecycle, or refuse with 409 and change nothing.
+) -> list[int]:
+    """Move a case along its lifecycle, or refuse with 409 and change nothing; return the notices to send.
 
-    With a request key, a repeat of the same request changes nothing and succeeds.
+    A citizen who can be reached (SMS, chat, email) hears of the milestones: their case accepted by the
+    unit, closed, or reopened. With a request key, a repeat of the same request changes nothing and
+    succeeds.
     """
     reason = clean(reason) if reason else None
     if target in REASON_REQUIRED and not reason:
@@ -248,17 +252,18 @@ async def change_status(
     if target is Status.RECEIVED:
         raise Conflict("a case cannot return to received", code="illegal_transition")
     try:
-        current = await _change_status(pool, case_id, target, actor, reason=reason, duplicate_of=duplicate_of,
-                                       department=department, deadline=deadline, request=request,
-                                       now=now or datetime.now(UTC))
+        current, notices = await _change_status(pool, case_id, target, actor, reason=reason,
+                                                duplicate_of=duplicate_of, department=department, deadline=deadline,
+                                                request=request, now=now or datetime.now(UTC))
     except _Replay:
-        return
+        return []
     log.info("case %s: %s -> %s by %s#%s", case_id, current, target, actor.kind, actor.id)
+    return notices
 
 
 async def _change_status(pool: asyncpg.Pool, case_id: int, target: Status, actor: Actor, *, reason: str | None,
                          duplicate_of: int | None, department: str | None, deadline: Deadline | None,
-                         request: RequestKey | None, now: datetime) -> Status:
+                         request: RequestKey | None, now: datetime) -> tuple[Status, list[int]]:
     async with pool.acquire() as conn, conn.transaction():
         case = await _locked_case(conn, case_id, actor)
         await _claim(conn, actor, request, f"status:{target.value}", case_id)
@@ -314,8 +319,15 @@ async def _change_status(pool: asyncpg.Pool, case_id: int, target: Status, actor
                 changes={"department": [case["department"], None]},
                 reason=f"returned to triage: {reason}", public=False,
             )
+        notices = []
+        text = conversation.status_notice(case["locale"], case["tracking_code"], current, target, reason)
+        if text is not None and conversation.reaches_citizen(case["channel"]):
+            notice = await queue_outbound(conn, case, text=text, kind="notice", key=f"status:{uuid.uuid4()}",
+                                          author_id=actor.id)
+            if notice is not None:
+                notices.append(notice)
         await _remember(conn, actor, request, {"status": target.value})
-    return current
+    return current, notices
 
 
 async def update_case(

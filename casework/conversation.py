@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from casework import codes
+from casework.models import Status
 from kernel.text import fold
 
 # A caller cannot be called back by the hotline's software: what we say to a caller goes by SMS.
@@ -58,3 +59,41 @@ REOPENED_TEXT = {
 def follow_up_text(locale: str, code: str, *, reopened: bool) -> str:
     table = REOPENED_TEXT if reopened else FOLLOW_UP_TEXT
     return table.get(locale, table["vi"]).format(code=codes.display(code))
+
+
+# Channels that push to the citizen (the web status page shows every change by itself).
+_PUSHED = frozenset({"sms", "voice", "telegram", "email"})
+
+STATUS_NOTICE = {
+    Status.IN_PROGRESS: {
+        "vi": "1022: Hồ sơ {code} đã được đơn vị tiếp nhận và đang xử lý.",
+        "en": "1022: Case {code} has been taken up by the responsible unit.",
+    },
+    Status.CLOSED: {
+        "vi": "1022: Hồ sơ {code} đã đóng.{reason}",
+        "en": "1022: Case {code} is closed.{reason}",
+    },
+    Status.REOPENED: {
+        "vi": "1022: Hồ sơ {code} đã được mở lại để xử lý tiếp.",
+        "en": "1022: Case {code} has been reopened.",
+    },
+}
+
+
+def reaches_citizen(channel: str) -> bool:
+    """Whether the case's channel can carry a notice to the citizen."""
+    return channel in _PUSHED
+
+
+def status_notice(locale: str, code: str, current: Status, target: Status, reason: str | None) -> str | None:
+    """What the citizen is told of a status change, or None for moves they need not hear of.
+
+    Accepted by the unit (forwarded → in progress), closed and reopened are told; triage, forwarding
+    and rejections between units are the hotline's own business (the answer itself is a reply).
+    """
+    table = STATUS_NOTICE.get(target)
+    if table is None or (target is Status.IN_PROGRESS and current is not Status.FORWARDED):
+        return None
+    template = table.get(locale, table["vi"])
+    suffix = f" {reason}" if reason and target is Status.CLOSED else ""
+    return template.format(code=codes.display(code), reason=suffix)

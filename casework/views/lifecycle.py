@@ -28,9 +28,10 @@ async def change_status(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     case_id = path_case_id(request)
     deadline = await _deadline(request, case_id) if body.status is Status.FORWARDED else None
-    await actions.change_status(services.pool, case_id, body.status, actor, reason=body.reason,
-                                duplicate_of=body.duplicate_of, department=body.department, deadline=deadline,
-                                request=request_key(request, data), now=services.clock())
+    notices = await actions.change_status(services.pool, case_id, body.status, actor, reason=body.reason,
+                                          duplicate_of=body.duplicate_of, department=body.department,
+                                          deadline=deadline, request=request_key(request, data), now=services.clock())
+    await services.jobs.send(*notices)
     return await fresh_case(request, case_id, actor)
 
 
