@@ -48,10 +48,10 @@ async def _people(conn: asyncpg.Connection, unit: str | None) -> list[Person]:
                    languages=frozenset(r["languages"]), last_assigned_at=r["last_assigned_at"]) for r in rows]
 
 
-async def set_presence(pool: asyncpg.Pool, user_id: int, available: bool) -> str | None:
-    """Mark a person available or away; returns their unit so the caller can backfill it."""
+async def set_presence(pool: asyncpg.Pool, user_id: int, available: bool, *, call_at: str | None = None) -> str | None:
+    """Mark a person available or away (and where they take calls: "" clears it); returns their unit to backfill."""
     async with pool.acquire() as conn:
-        row = await store.set_presence(conn, user_id, available)
+        row = await store.set_presence(conn, user_id, available, call_at)
     return row["department"] if row and row["role"] == "department" else None
 
 

@@ -35,11 +35,17 @@ async def waiting_cases(conn: asyncpg.Connection, unit: str | None) -> list[asyn
         " ORDER BY created_at, id LIMIT 500")
 
 
-async def set_presence(conn: asyncpg.Connection, user_id: int, available: bool) -> asyncpg.Record | None:
-    """Mark a person available or away; their role and unit, or None when there is no such person."""
+async def set_presence(conn: asyncpg.Connection, user_id: int, available: bool,
+                       call_at: str | None = None) -> asyncpg.Record | None:
+    """Mark a person available or away (`call_at`: their phone or SIP address; "" clears it, None keeps it).
+
+    Their role and unit, or None when there is no such person.
+    """
     return await conn.fetchrow(
-        "UPDATE staff_users SET available = $2, last_seen_at = now() WHERE id = $1 RETURNING role, department",
-        user_id, available)
+        "UPDATE staff_users SET available = $2, last_seen_at = now(),"
+        " phone = CASE WHEN $3::text IS NULL THEN phone ELSE nullif($3, '') END"
+        " WHERE id = $1 RETURNING role, department",
+        user_id, available, call_at)
 
 
 async def agents_on_call(conn: asyncpg.Connection) -> list[asyncpg.Record]:

@@ -60,6 +60,8 @@ async def me(request: web.Request) -> web.Response:
 class PresenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     available: bool
+    # Where an agent on duty takes the IVR's calls: a number in E.164 or a SIP address; "" clears it.
+    call_at: str | None = Field(default=None, max_length=200, pattern=r"^(|\+[1-9]\d{6,14}|sip:[^\s@]+@\S+)$")
 
 
 async def presence(request: web.Request) -> web.Response:
@@ -67,7 +69,7 @@ async def presence(request: web.Request) -> web.Response:
     actor = await staff_actor(request, Role.AGENT, Role.DEPARTMENT)
     body = parse_body(PresenceIn, await read_json(request, MAX_BODY))
     pool = request.app[SERVICES].pool
-    unit = await assignment.set_presence(pool, actor.id, body.available)
+    unit = await assignment.set_presence(pool, actor.id, body.available, call_at=body.call_at)
     assigned = await assignment.backfill(pool, unit) if body.available else []
     return json_response({"available": body.available, "assigned": [case for case, who in assigned if who == actor.id]})
 

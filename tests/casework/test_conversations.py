@@ -208,3 +208,24 @@ async def test_staff_milestones_reach_a_citizen_on_sms_but_not_on_the_web(pool, 
     assert await actions.change_status(pool, webbed.case_id, Status.CLOSED, actor, reason="Trùng") == []
     assert conversation.status_notice("vi", texted.tracking_code, Status.TRIAGE, Status.FORWARDED, None) is None
     assert SYSTEM.kind == "system"
+
+
+async def test_agents_say_where_they_take_calls_with_their_presence(client, pool, tokens):
+    from casework import assignment
+
+    headers = {"Authorization": f"Bearer {tokens['agent']}"}
+    resp = await client.put("/api/v1/me/presence", json={"available": True, "call_at": "+842838221022"},
+                            headers=headers)
+    assert resp.status == 200
+    assert [a["phone"] for a in await assignment.agents_on_call(pool)] == ["+842838221022"]
+    bad = await client.put("/api/v1/me/presence", json={"available": True, "call_at": "0901 234 567; DROP"},
+                           headers=headers)
+    assert bad.status == 400
+    # Away: not rung, whatever the number; back with a SIP address; "" clears it.
+    await client.put("/api/v1/me/presence", json={"available": False}, headers=headers)
+    assert await assignment.agents_on_call(pool) == []
+    await client.put("/api/v1/me/presence", json={"available": True, "call_at": "sip:agent7@pbx.hotline.vn"},
+                     headers=headers)
+    assert [a["phone"] for a in await assignment.agents_on_call(pool)] == ["sip:agent7@pbx.hotline.vn"]
+    await client.put("/api/v1/me/presence", json={"available": True, "call_at": ""}, headers=headers)
+    assert await assignment.agents_on_call(pool) == []
