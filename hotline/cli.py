@@ -373,6 +373,149 @@ def cmd_jobs_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _twilio_account(settings: Settings) -> bool:
+    if settings.twilio_enabled:
+        return True
+    print("error: set HOTLINE_TWILIO_ACCOUNT_SID, HOTLINE_TWILIO_AUTH_TOKEN and HOTLINE_TWILIO_NUMBER"
+          " (the same as the hotline's)", file=sys.stderr)
+    return False
+
+
+def _peer_address(args: argparse.Namespace, settings: Settings) -> tuple[str, int]:
+    """--host/--port, else the local address HOTLINE_TWILIO_API_URL already names, else 127.0.0.1 on a free port."""
+    from urllib.parse import urlsplit
+
+    api = urlsplit(settings.twilio_api_url)
+    local = api.scheme == "http" and api.hostname in ("127.0.0.1", "localhost") and api.port
+    return args.host or (api.hostname if local else "127.0.0.1"), args.port or (api.port if local else 0) or 0
+
+
+def cmd_twilio_peer(args: argparse.Namespace) -> int:
+    from channels.twilio.peer import Callback, PeerCall, PeerMessage, TwilioPeer
+    from kernel.privacy import mask_contacts
+
+    settings = Settings()
+    if not _twilio_account(settings):
+        return 2
+    host, port = _peer_address(args, settings)
+
+    # The operator's own console: the text is shown, the number masked like everywhere else.
+    def on_message(message: PeerMessage) -> None:
+        media = f" (+{len(message.media_urls)} media)" if message.media_urls else ""
+        print(f"SMS {message.sid} to {mask_contacts(message.to)}, {message.resource['num_segments']} segment(s)"
+              f"{media}:\n  {message.body}", flush=True)
+
+    def on_call(call: PeerCall) -> None:
+        print(f"call {call.sid} to {mask_contacts(call.to)}: {call.twiml or call.url}", flush=True)
+
+    def on_callback(callback: Callback) -> None:
+        answer = callback.answer if callback.answer is not None else "unreachable"
+        print(f"  {callback.form['MessageSid']} {callback.form['MessageStatus']} -> hotline {answer}", flush=True)
+
+    async def run() -> None:
+        async with TwilioPeer(settings.twilio_account_sid or "", settings.twilio_auth_token or "", host=host, port=port,
+                              on_message=on_message, on_call=on_call, on_callback=on_callback,
+                              silent_recordings=True) as peer:
+            print(f"Twilio peer for {settings.twilio_account_sid} on {peer.base_url}"
+                  f" (the hotline needs HOTLINE_TWILIO_API_URL={peer.base_url}); Ctrl-C stops it", flush=True)
+            await asyncio.Event().wait()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _simulator(args: argparse.Namespace, settings: Settings):  # noqa: ANN202 - a TwilioSimulator, imported late
+    from channels.twilio.peer import TwilioSimulator
+
+    return TwilioSimulator(args.url or settings.public_url, settings.public_url, settings.twilio_account_sid or "",
+                           settings.twilio_auth_token or "", number=settings.twilio_number or "")
+
+
+def cmd_twilio_simulate_sms(args: argparse.Namespace) -> int:
+    import aiohttp
+
+    settings = Settings()
+    if not _twilio_account(settings):
+        return 2
+
+    async def run():  # noqa: ANN202
+        async with _simulator(args, settings) as sim:
+            return await sim.post_sms(args.from_, args.text, media_urls=args.media or ())
+
+    try:
+        reply = asyncio.run(run())
+    except aiohttp.ClientError as e:
+        print(f"error: the hotline did not answer ({type(e).__name__}); is `hotline serve` running?", file=sys.stderr)
+        return 2
+    print(f"HTTP {reply.status}")
+    print(reply.text)
+    return 0 if reply.status == 200 else 1
+
+
+CALL_HELP = "keys (0-9 * #), `say: <words>` for speech, `rec` for a recording, an empty line for silence, q to hang up"
+
+
+def _call_prompt(verb) -> str:  # noqa: ANN001 - a peer.Verb
+    if verb.name == "Gather":
+        return f"[{verb.attrs.get('input', 'dtmf').replace(' ', '+')}] > "
+    if verb.name == "Record":
+        return "[rec] > "
+    return f"[{verb.name.lower()}: q hangs up] > "
+
+
+def cmd_twilio_simulate_call(args: argparse.Namespace) -> int:
+    import aiohttp
+
+    from channels.twilio.peer import API_VERSION, TWILIO_API, new_sid
+
+    settings = Settings()
+    if not _twilio_account(settings):
+        return 2
+
+    def show(heard: list[str]) -> None:
+        for line in heard:
+            print(f"IVR: {line}")
+
+    async def play() -> None:
+        async with _simulator(args, settings) as sim:
+            call = sim.call()
+            print(CALL_HELP)
+            show(await call.start(args.from_))
+            while not call.ended and call.pending is not None:
+                try:
+                    line = (await asyncio.to_thread(input, _call_prompt(call.pending))).strip()
+                except EOFError:
+                    line = "q"
+                try:
+                    if line.lower() in ("q", "quit"):
+                        await call.hang_up()
+                    elif not line:
+                        show(await call.silence())
+                    elif line.lower().startswith("say:"):
+                        show(await call.speak(line[4:].strip()))
+                    elif line.lower() == "rec":
+                        # `hotline twilio peer` answers any recording of the account with a second of silence.
+                        url = f"{TWILIO_API}/{API_VERSION}/Accounts/{sim.account_sid}/Recordings/{new_sid('RE')}"
+                        show(await call.record(url, duration=5))
+                    else:
+                        show(await call.press(line))
+                except ValueError as e:
+                    print(f"({e})")
+            print("[call ended]")
+
+    try:
+        asyncio.run(play())
+    except aiohttp.ClientError as e:
+        print(f"error: the hotline did not answer ({type(e).__name__}); is `hotline serve` running?", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("[hung up]")
+    return 0
+
+
 def _use_uvloop() -> None:
     try:
         import uvloop
@@ -470,6 +613,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = users.add_parser("enable", help="enable a disabled user again")
     p.add_argument("name")
     p.set_defaults(func=cmd_users_active)
+
+    twilio = sub.add_parser("twilio", help="a local Twilio for demos: the REST API peer, simulated SMS and calls"
+                            ).add_subparsers(dest="twilio_command", required=True)
+    p = twilio.add_parser("peer", help="run a local Twilio REST API and print every SMS the hotline sends")
+    p.add_argument("--host", help="default: the host of a local HOTLINE_TWILIO_API_URL, else 127.0.0.1")
+    p.add_argument("--port", type=int, help="default: the port of a local HOTLINE_TWILIO_API_URL, else a free one")
+    p.set_defaults(func=cmd_twilio_peer)
+    simulate = twilio.add_parser("simulate", help="post what Twilio posts to a running hotline, signed"
+                                 ).add_subparsers(dest="simulate_command", required=True)
+    p = simulate.add_parser("sms", help="an SMS from a citizen; prints the TwiML answer")
+    p.add_argument("--from", dest="from_", required=True, help="the citizen's number, E.164 (+849...)")
+    p.add_argument("--url", help="where the hotline listens (default: its public URL)")
+    p.add_argument("--media", action="append", help="a media URL (MMS); repeat for several")
+    p.add_argument("text")
+    p.set_defaults(func=cmd_twilio_simulate_sms)
+    p = simulate.add_parser("call", help="a call through the IVR, played on this terminal")
+    p.add_argument("--from", dest="from_", required=True, help="the caller's number, E.164 (+849...)")
+    p.add_argument("--url", help="where the hotline listens (default: its public URL)")
+    p.set_defaults(func=cmd_twilio_simulate_call)
     return parser
 
 

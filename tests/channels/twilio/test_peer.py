@@ -1,6 +1,10 @@
 """The local Twilio peer against the twilio library, and the webhook simulator against canned TwiML."""
 
+import asyncio
+import os
 import re
+import signal
+import sys
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -12,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from channels.twilio.client import local_url, rest_client
 from channels.twilio.gsm import segments
-from channels.twilio.peer import TwilioPeer, TwilioSimulator, parse_twiml, silent_wav
+from channels.twilio.peer import TWILIO_API, TwilioPeer, TwilioSimulator, parse_twiml, silent_wav
 from kernel.time import FixedClock
 from tests.channels.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, CITIZEN, HOTLINE_NUMBER
 
@@ -324,3 +328,59 @@ async def test_a_wrong_signature_is_an_application_error(canned):
     async with wrong:
         call = wrong.call()
         assert await call.start(CITIZEN) == ["[application error 403]"] and call.ended
+
+
+# -- the command line, in a process of its own against the canned TwiML
+
+
+ENV = {**os.environ, "HOTLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "HOTLINE_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+       "HOTLINE_TWILIO_NUMBER": HOTLINE_NUMBER, "HOTLINE_PUBLIC_URL": PUBLIC, "HOTLINE_TWILIO_API_URL": TWILIO_API}
+
+
+async def _hotline(canned, *argv: str, stdin: bytes = b"") -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.cli", "twilio", "simulate", *argv, "--url", canned.sim.app_url, env=ENV,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(process.communicate(stdin), timeout=60)
+    return process.returncode, out.decode()
+
+
+async def test_simulate_sms_posts_a_signed_sms_and_prints_the_twiml(canned):
+    code, out = await _hotline(canned, "sms", "--from", CITIZEN, "Cống bị tắc ở hẻm 12")
+    assert code == 0 and out.startswith("HTTP 200\n") and "<Message>Đã nhận phản ánh.</Message>" in out
+    [(path, form)] = canned.seen
+    assert path == "/channels/twilio/sms" and form["Body"] == "Cống bị tắc ở hẻm 12" and form["From"] == CITIZEN
+
+
+async def test_simulate_call_plays_the_ivr_from_the_terminal(canned):
+    code, out = await _hotline(canned, "call", "--from", CITIZEN, stdin=b"1\n\nrec\n")
+    assert code == 0, out
+    # The prompt names what the IVR waits for; the input piped in does not echo.
+    assert out.splitlines()[1:] == [
+        "IVR: Xin chào. Bấm phím 1 để phản ánh, phím 2 để tra cứu.", "[dtmf] > IVR: Xin mời nói nội dung.",
+        "[speech] > IVR: Xin để lại lời nhắn sau tiếng bíp.", "[rec] > IVR: Đã nhận lời nhắn.", "[call ended]"]
+    assert [path for path, _ in canned.seen] == [
+        "/channels/twilio/voice", "/channels/twilio/voice/menu", "/channels/twilio/voice/report?lang=vi",
+        "/channels/twilio/voice/recorded"]
+    assert canned.seen[-1][1]["RecordingUrl"].startswith(f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/")
+
+
+async def test_the_peer_command_prints_each_message_with_the_number_masked():
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "hotline.cli", "twilio", "peer", env=ENV, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        first = (await asyncio.wait_for(process.stdout.readline(), timeout=60)).decode()
+        base_url = re.search(r" on (http://127\.0\.0\.1:\d+) ", first).group(1)
+        client = rest_client(SimpleNamespace(twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN,
+                                             twilio_api_url=base_url))
+        try:
+            message = await _send(client)
+        finally:
+            await client.http_client.close()
+        lines = [(await asyncio.wait_for(process.stdout.readline(), timeout=10)).decode() for _ in range(2)]
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.wait_for(process.wait(), timeout=30)
+    assert lines == [f"SMS {message.sid} to ***, 1 segment(s):\n", f"  {TEXT}\n"]
+    assert process.returncode == 0
