@@ -463,7 +463,9 @@ def _call_prompt(verb) -> str:  # noqa: ANN001 - a peer.Verb
         return f"[{verb.attrs.get('input', 'dtmf').replace(' ', '+')}] > "
     if verb.name == "Record":
         return "[rec] > "
-    return f"[{verb.name.lower()}: q hangs up] > "
+    if verb.name == "Enqueue":
+        return "[queue: empty line waits] > "
+    return f"[{verb.name.lower()}] > "
 
 
 def cmd_twilio_simulate_call(args: argparse.Namespace) -> int:

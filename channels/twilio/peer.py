@@ -540,6 +540,7 @@ class Call:
         self.replies: list[Reply] = []
         self._url = ""  # the public URL of the TwiML being run (relative actions resolve against it)
         self._rest: list[Verb] = []
+        self._queued = 0  # seconds waited in a queue
 
     async def start(self, from_: str, path: str = "/channels/twilio/voice") -> list[str]:
         """Ring the hotline from `from_`; what the IVR says first."""
@@ -585,12 +586,40 @@ class Call:
 
     async def silence(self) -> list[str]:
         """The caller says and presses nothing: Twilio goes on with the TwiML after the verb (no action request),
-        except a <Gather actionOnEmptyResult="true">, whose action gets an empty answer."""
-        verb = self._expect("Gather", "Record")
+        except a <Gather actionOnEmptyResult="true">, whose action gets an empty answer. In a queue: wait()."""
+        verb = self._expect("Gather", "Record", "Enqueue")
+        if verb.name == "Enqueue":
+            return await self.wait()
         if verb.name == "Gather" and verb.attrs.get("actionOnEmptyResult") == "true":
             return await self._act(verb, {})
         self.heard, self.pending = [], None
         await self._run(self._rest)
+        return self.heard
+
+    async def wait(self) -> list[str]:
+        """Hold in the <Enqueue>'s queue for one round of its waitUrl's TwiML (its <Pause>s count as waiting);
+        a <Leave/> there takes the caller out, and Twilio requests the <Enqueue>'s action (QueueResult=leave)."""
+        enqueue = self._expect("Enqueue")
+        self.heard = []
+        if not enqueue.attrs.get("waitUrl"):
+            return self.heard
+        queue = {"QueueSid": "QU" + self.sid[2:], "QueuePosition": "1", "CurrentQueueSize": "1",
+                 "AvgQueueTime": str(self._queued), "MaxQueueSize": enqueue.attrs.get("maxQueueSize", "100")}
+        reply = await self.sim.post(urljoin(self._url, enqueue.attrs["waitUrl"]),
+                                    {**self.base, **queue, "QueueTime": str(self._queued)})
+        for verb in parse_twiml(reply.text) if reply.status == 200 else []:
+            if verb.name == "Say":
+                self._say(verb.text)
+            elif verb.name == "Pause":
+                self._queued += int(verb.attrs.get("length", "1"))
+            elif verb.name == "Leave":
+                self.pending = None
+                if enqueue.attrs.get("action"):
+                    await self._request(enqueue.attrs["action"], {"QueueResult": "leave", "QueueSid": queue["QueueSid"],
+                                                                  "QueueTime": str(self._queued)})
+                else:
+                    await self._run(self._rest)  # no action: the TwiML after <Enqueue> goes on
+                break
         return self.heard
 
     async def hang_up(self) -> None:
@@ -600,7 +629,7 @@ class Call:
         if verb is not None and verb.name == "Enqueue" and verb.attrs.get("action"):
             self.heard = []
             await self.sim.post(urljoin(self._url, verb.attrs["action"]),
-                                {**self.base, "QueueResult": "hangup", "QueueTime": "0"})
+                                {**self.base, "QueueResult": "hangup", "QueueTime": str(self._queued)})
 
     def _expect(self, *names: str) -> Verb:
         if self.ended or self.pending is None or self.pending.name not in names:

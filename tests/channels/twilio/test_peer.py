@@ -224,6 +224,14 @@ CANNED = {
         </Response>""",
     "/channels/twilio/voice/report/said": """<Response><Say>Mã hồ sơ của bạn là 2612030001.</Say></Response>""",
     "/channels/twilio/voice/recorded": """<Response><Say>Đã nhận lời nhắn.</Say><Hangup/></Response>""",
+    "/channels/twilio/voice/agent": """<Response><Say>Xin giữ máy.</Say>
+        <Enqueue waitUrl="/channels/twilio/voice/wait" action="/channels/twilio/voice/dequeued">1022</Enqueue>
+        </Response>""",
+    # Hold music for 15 seconds, then out of the queue.
+    "/channels/twilio/voice/wait": lambda form: "<Response><Leave/></Response>" if int(form["QueueTime"]) >= 15
+    else '<Response><Say>Bạn đang ở vị trí số 1.</Say><Pause length="15"/></Response>',
+    "/channels/twilio/voice/dequeued": lambda form: "<Response><Hangup/></Response>" if form["QueueResult"] == "hangup"
+    else '<Response><Say>Xin để lại lời nhắn.</Say><Record action="/channels/twilio/voice/recorded"/></Response>',
     "/channels/twilio/sms": """<?xml version="1.0" encoding="UTF-8"?><Response><Message>Đã nhận phản ánh.</Message>
         </Response>""",
 }
@@ -240,7 +248,8 @@ async def canned(aiohttp_server):
                                                      request.headers.get("X-Twilio-Signature", "")):
             return web.Response(status=403)
         seen.append((request.path_qs, form))
-        return web.Response(text=CANNED[request.path], content_type="text/xml")
+        answer = CANNED[request.path]
+        return web.Response(text=answer(form) if callable(answer) else answer, content_type="text/xml")
 
     app = web.Application()
     for path in CANNED:
@@ -321,6 +330,26 @@ async def test_silence_at_the_menu_plays_the_rest_and_hangs_up(canned):
     await call.start(CITIZEN)
     assert await call.silence() == ["Xin tạm biệt."] and call.ended
     assert len(canned.seen) == 1
+
+
+async def test_a_queued_caller_waits_then_leaves_through_the_enqueue_action(canned):
+    call = canned.sim.call()
+    assert await call.start(CITIZEN, path="/channels/twilio/voice/agent") == ["Xin giữ máy."]
+    assert call.pending.name == "Enqueue" and call.pending.text == "1022"
+    assert await call.silence() == ["Bạn đang ở vị trí số 1."] and call.pending.name == "Enqueue"
+    assert canned.seen[-1][1]["QueueTime"] == "0" and canned.seen[-1][1]["QueuePosition"] == "1"
+    assert await call.wait() == ["Xin để lại lời nhắn."] and call.pending.name == "Record"
+    path, form = canned.seen[-1]
+    assert path == "/channels/twilio/voice/dequeued" and (form["QueueResult"], form["QueueTime"]) == ("leave", "15")
+
+
+async def test_hanging_up_in_the_queue_reports_it_to_the_enqueue_action(canned):
+    call = canned.sim.call()
+    await call.start(CITIZEN, path="/channels/twilio/voice/agent")
+    await call.hang_up()
+    path, form = canned.seen[-1]
+    assert call.ended and path == "/channels/twilio/voice/dequeued"
+    assert (form["QueueResult"], form["CallStatus"]) == ("hangup", "completed")
 
 
 async def test_a_wrong_signature_is_an_application_error(canned):
