@@ -20,7 +20,6 @@ import wave
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -55,13 +54,10 @@ ERROR_MESSAGES = {
     21617: "The concatenated message body exceeds the 1600 character limit.",
 }
 
+
 def new_sid(prefix: str) -> str:
     """A Twilio-shaped SID: two letters and 32 hex digits."""
     return prefix + secrets.token_hex(16)
-
-
-def rfc2822(at: datetime) -> str:
-    return format_datetime(at)
 
 
 def silent_wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
@@ -302,7 +298,7 @@ class TwilioPeer:
             raise TwilioError(400, 21617)
         sid = new_sid("SM" if not media else "MM")
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
-        now = rfc2822(self.clock())
+        now = format_datetime(self.clock())
         resource = {
             "account_sid": self.account_sid, "api_version": API_VERSION, "body": body, "date_created": now,
             "date_sent": now, "date_updated": now, "direction": "outbound-api", "error_code": None,
@@ -340,7 +336,7 @@ class TwilioPeer:
             raise TwilioError(400, 21205, "Url parameter is required.")
         sid = new_sid("CA")
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json"
-        now = rfc2822(self.clock())
+        now = format_datetime(self.clock())
         resource = {
             "account_sid": self.account_sid, "annotation": None, "answered_by": None, "api_version": API_VERSION,
             "caller_name": None, "date_created": now, "date_updated": now, "direction": "outbound-api",
