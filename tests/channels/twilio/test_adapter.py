@@ -21,8 +21,13 @@ TWILIO_CLIENT_WARNINGS = [
     pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
 ]
 pytestmark = TWILIO_CLIENT_WARNINGS
-MEDIA_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'a' * 32}/Media/ME{'b' * 32}"
+MEDIA_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'a1' * 16}/Media/ME{'b2' * 16}"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
+
+
+def twilio_sid(prefix: str, n: int) -> str:
+    """A Twilio SID: two letters and 32 hex digits, with letters among them as in real ones."""
+    return f"{prefix}{'5f' * 15}{n:02x}"
 
 
 def _basic(sid: str, token: str) -> str:
@@ -56,7 +61,7 @@ class FakeTwilio:
             if isinstance(body, str):
                 return web.Response(status=status, text=body)
             return web.json_response(body, status=status)
-        sid = f"SM{next(self._sids):032x}"
+        sid = twilio_sid("SM", next(self._sids))
         return web.json_response({
             "account_sid": ACCOUNT_SID, "api_version": "2010-04-01", "body": form["Body"],
             "date_created": "Thu, 03 Dec 2026 09:00:00 +0000", "date_sent": None,
@@ -107,7 +112,7 @@ def _message(text: str = ACK, recipient: str | None = CITIZEN, message_id: int =
 async def test_send_posts_the_message_as_twilio_expects(fake, make_adapter):
     twilio, _ = fake
     receipt = await make_adapter().send(_message())
-    assert receipt.provider_message_id == f"SM{1:032x}"
+    assert receipt.provider_message_id == twilio_sid("SM", 1)
     assert receipt.status == "sent"
     assert receipt.segments == segments(ACK) == 2  # Unicode: 70 characters a segment
     assert twilio.messages == [{
