@@ -94,6 +94,11 @@ def path_of(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
+def typo(code: str) -> str:
+    """One digit keyed wrong: the Damm check digit always catches it."""
+    return code[:4] + str((int(code[4]) + 1) % 10) + code[5:]
+
+
 def spoken(code: str) -> str:
     return ", ".join(code)
 
@@ -262,9 +267,9 @@ async def test_a_new_case_is_read_in_english_without_unit(twilio_client, post_si
 async def test_a_typed_code_with_a_typo_is_refused_and_asked_again(twilio_client, post_signed):
     client = await twilio_client()
     case = await _report(client)
-    typo = case["code"][:4] + str((int(case["code"][4]) + 1) % 10) + case["code"][5:]
-    assert codes.normalise(typo) is None
-    root = await twiml_of(await post_signed(client, f"{VOICE}/check?lang=vi&tries=0", gather_digits(typo)))
+    assert codes.normalise(typo(case["code"])) is None
+    root = await twiml_of(await post_signed(client, f"{VOICE}/check?lang=vi&tries=0",
+                                            gather_digits(typo(case["code"]))))
     assert said(root)[0] == "Mã hồ sơ bạn nhập không đúng."
     again = root.find("Gather")
     assert path_of(again.get("action")) == f"{VOICE}/check?lang=vi&tries=1"
@@ -461,3 +466,71 @@ async def test_a_status_for_a_call_without_a_case_is_acknowledged(twilio_client,
     resp = await post_signed(client, f"{VOICE}/status", call_status("no-answer", "0", CallSid="CA" + "0" * 32))
     assert resp.status == 200
     assert await client.app[SERVICES].pool.fetchval("SELECT count(*) FROM case_events") == 0
+
+
+# --- whole calls, as Twilio runs the TwiML (the local simulator) -------------------------------------
+
+@pytest.fixture
+async def simulator(twilio_settings):
+    from channels.twilio.peer import TwilioSimulator
+    from tests.channels.twilio.conftest import AUTH_TOKEN
+
+    async def make(client):
+        sim = TwilioSimulator(str(client.make_url("")), twilio_settings.public_url, ACCOUNT_SID, AUTH_TOKEN,
+                              number=HOTLINE_NUMBER)
+        made.append(sim)
+        return sim
+
+    made: list = []
+    yield make
+    for sim in made:
+        await sim.close()
+
+
+async def test_a_whole_call_reports_by_speech_then_checks_the_case_by_keypad(twilio_client, simulator):
+    client = await twilio_client()
+    sim = await simulator(client)
+    call = sim.call()
+    assert (await call.start(CITIZEN))[0] == "Đường dây nóng một không hai hai xin chào bạn."
+    await call.press("1")
+    heard = await call.speak(SPEECH)
+    case = (await _voice_cases(client.app[SERVICES].pool))[0]
+    assert f"Mã hồ sơ của bạn là: {spoken(case['tracking_code'])}." in heard and call.ended
+
+    again = sim.call()
+    await again.start(CITIZEN)
+    await again.press("7")
+    assert again.heard[0] == "Phím không hợp lệ."
+    await again.press("2")
+    assert (await again.press(typo(case["tracking_code"]) + "#"))[0] == "Mã hồ sơ bạn nhập không đúng."
+    heard = await again.press(case["tracking_code"] + "#")
+    assert heard[0] == f"Hồ sơ mã {spoken(case['tracking_code'])}. Trạng thái: Đã tiếp nhận."
+    assert again.pending.name == "Gather"  # back at the menu
+    for _ in range(3):
+        await again.silence()
+    assert again.ended and again.heard[-1].startswith("Cảm ơn bạn đã gọi")
+
+
+async def test_a_whole_call_waits_for_an_agent_then_leaves_a_voicemail(twilio_client, simulator, fake_twilio):
+    server, posted = fake_twilio
+    client = await twilio_client(twilio_api_url=str(server.make_url("")), ivr_max_wait_seconds=40)
+    services = client.app[SERVICES]
+    services.clock = FixedClock(IN_HOURS)
+    await _agent(services.pool, "lan", "+84912345678")
+    sim = await simulator(client)
+    call = sim.call()
+    await call.start(CITIZEN)
+    assert await call.press("0") == ["Xin bạn vui lòng giữ máy, cuộc gọi đang được chuyển đến tổng đài viên."]
+    assert call.pending.name == "Enqueue" and len(posted) == 1
+    rounds = 0
+    while call.pending.name == "Enqueue":
+        heard = await call.wait()
+        rounds += 1
+    assert rounds == 4  # 15 + 15 + 10 seconds of hold, then <Leave/> at 40 s
+    assert heard[0] == "Xin lỗi, hiện chưa có tổng đài viên nào có thể nghe máy." and call.pending.name == "Record"
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Recordings/{RECORDING_SID}"
+    heard = await call.record(url, duration=21)
+    assert heard[0] == "Cảm ơn bạn. Lời nhắn của bạn đã được ghi lại, tổng đài viên sẽ xử lý sớm." and call.ended
+    case = (await _voice_cases(services.pool))[0]
+    assert case["text"] == "(Lời nhắn thoại)" and case["provider_message_id"] == call.sid
+    assert await services.pool.fetchval("SELECT url FROM media_fetches") == url + ".wav"
