@@ -55,14 +55,24 @@ def _recording(url: str) -> tuple[str, str]:
 
 
 def _caller(raw: str | None) -> tuple[SenderIdentity | None, bool]:
-    """The caller's identity and whether it can take an SMS (a withheld or odd From is kept as given)."""
+    """The caller's identity and whether it can take an SMS.
+
+    A withheld number ("anonymous", "Restricted", Twilio's +266696687) is no identity: the report is
+    anonymous (the form, kept with the message, still says what came), never one "citizen" made of
+    every caller who hid their number.
+    """
     raw = (raw or "").strip()
-    if not raw:
+    if not raw or raw in WITHHELD:
         return None, False
     try:
         return SenderIdentity("phone", normalise_phone(raw)), True
     except ValueError:
-        return SenderIdentity("phone", raw), False
+        return None, False
+
+
+# What Twilio puts in From when the caller's number is withheld or unknown.
+WITHHELD = frozenset({"anonymous", "Anonymous", "Restricted", "restricted", "Unknown", "unknown", "Blocked",
+                      "+266696687", "266696687", "+7378742833", "+2562533", "+8656696", "+86282452253"})
 
 
 async def _open_case(request: web.Request, form: dict[str, str], state: ivr.State, text: str,

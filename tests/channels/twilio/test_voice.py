@@ -192,12 +192,15 @@ async def test_an_english_caller_reports_in_english(twilio_client, post_signed):
     assert f"Your case code is: {spoken(case['tracking_code'])}." in said(report)
 
 
-async def test_a_withheld_number_is_kept_as_given_and_promised_no_sms(twilio_client, post_signed):
+@pytest.mark.parametrize("withheld", ["anonymous", "+266696687", "Restricted"])
+async def test_a_withheld_number_makes_an_anonymous_case_promised_no_sms(twilio_client, post_signed, withheld):
     client = await twilio_client()
-    form = gather_speech(SPEECH, From="anonymous", Caller="anonymous")
+    form = gather_speech(SPEECH, From=withheld, Caller=withheld, CallSid="CA" + withheld.strip("+").lower()[:8] * 4)
     root = await twiml_of(await post_signed(client, f"{VOICE}/report?lang=vi&tries=0", form))
-    case = (await _voice_cases(client.app[SERVICES].pool))[0]
-    assert case["sender"] == "anonymous"
+    pool = client.app[SERVICES].pool
+    case = (await _voice_cases(pool))[0]
+    assert case["sender"] is None
+    assert await pool.fetchval("SELECT raw ->> 'From' FROM messages WHERE direction = 'in'") == withheld
     assert not any("SMS" in s for s in said(root))
 
 
