@@ -240,7 +240,7 @@ async def status_callback(request: web.Request) -> web.Response:
         # Twilio refused because the number said STOP to it: keep the outbox from trying again.
         await actions.set_opt_out(services.pool, CHANNEL, sender_of(form["To"].strip()), True)
     if row is None:
-        log.info("sms status %s (%s) for a message we do not know", sid, status.lower())
+        log.info("sms status %s (%s) for a message we do not know", sid, status.lower()[:20])
     else:
         log.info("sms status %s: message %s is %s", sid, row["id"], row["status"])
     return web.Response(status=204)

@@ -123,7 +123,16 @@ async def test_an_sms_opens_a_case_and_a_retried_webhook_stores_one_message(app,
 
 async def test_english_sms_is_answered_in_english(app, post_signed, pool):
     await send_sms(app, post_signed, 1, "The street light near my house is broken since Monday")
-    assert await pool.fetchval("SELECT locale FROM cases") == "en"
+    case_id, locale = await pool.fetchrow("SELECT id, locale FROM cases")
+    assert locale == "en"
+    await process(app, case_id)
+    assert (await pool.fetchval("SELECT text FROM messages WHERE kind = 'ack'")).startswith("The 1022 hotline")
+
+
+def test_unaccented_vietnamese_is_not_taken_for_english():
+    assert sms.guess_locale("Duong Le Loi bi ngap nuoc, xe khong di duoc") == "vi"
+    assert sms.guess_locale("the my not") == "vi"  # Vietnamese syllables without marks (thể, Mỹ, nốt)
+    assert sms.guess_locale("Please help, the road is flooded") == "en"
 
 
 async def test_short_code_sender_is_kept_as_sent(app, post_signed, pool):
