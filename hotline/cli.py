@@ -391,6 +391,8 @@ def _peer_address(args: argparse.Namespace, settings: Settings) -> tuple[str, in
 
 
 def cmd_twilio_peer(args: argparse.Namespace) -> int:
+    import signal
+
     from channels.twilio.peer import Callback, PeerCall, PeerMessage, TwilioPeer
     from kernel.privacy import mask_contacts
 
@@ -413,17 +415,17 @@ def cmd_twilio_peer(args: argparse.Namespace) -> int:
         print(f"  {callback.form['MessageSid']} {callback.form['MessageStatus']} -> hotline {answer}", flush=True)
 
     async def run() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # also when started in the background, where SIGINT is ignored
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         async with TwilioPeer(settings.twilio_account_sid or "", settings.twilio_auth_token or "", host=host, port=port,
                               on_message=on_message, on_call=on_call, on_callback=on_callback,
                               silent_recordings=True) as peer:
             print(f"Twilio peer for {settings.twilio_account_sid} on {peer.base_url}"
                   f" (the hotline needs HOTLINE_TWILIO_API_URL={peer.base_url}); Ctrl-C stops it", flush=True)
-            await asyncio.Event().wait()
+            await stop.wait()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(run())
     return 0
 
 

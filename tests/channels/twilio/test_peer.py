@@ -409,7 +409,7 @@ async def test_the_peer_command_prints_each_message_with_the_number_masked():
             await client.http_client.close()
         lines = [(await asyncio.wait_for(process.stdout.readline(), timeout=10)).decode() for _ in range(2)]
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), timeout=30)
     assert lines == [f"SMS {message.sid} to ***, 1 segment(s):\n", f"  {TEXT}\n"]
     assert process.returncode == 0
