@@ -95,6 +95,10 @@ class Services:
         return self.router
 
     async def close(self) -> None:
+        for adapter in {id(a): a for a in self.adapters.values()}.values():  # one adapter may serve two channels
+            close = getattr(adapter, "close", None)
+            if close is not None:
+                await close()
         await self.jobs.close()
         await self.redis.aclose()
         await self.pool.close()

@@ -15,12 +15,6 @@ from channels.twilio.gsm import segments
 from tests.channels.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, CITIZEN, HOTLINE_NUMBER
 
 ACK = "Đường dây nóng 1022 đã tiếp nhận phản ánh của bạn. Mã hồ sơ: 123 456 789 0. Tra cứu tại https://x.vn/t"
-# twilio 9.13's async HTTP client passes auth=aiohttp.BasicAuth(...), which aiohttp 3.14 deprecates (a warning).
-TWILIO_CLIENT_WARNINGS = [
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
-]
-pytestmark = TWILIO_CLIENT_WARNINGS
 MEDIA_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'a1' * 16}/Media/ME{'b2' * 16}"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8
 

@@ -14,9 +14,7 @@ from channels.twilio.gsm import segments
 from hotline import pipeline
 from kernel.http import SERVICES
 from tests.channels.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, CITIZEN, HOTLINE_NUMBER, sign
-from tests.channels.twilio.test_adapter import JPEG, TWILIO_CLIENT_WARNINGS, FakeTwilio, twilio_sid
-
-pytestmark = TWILIO_CLIENT_WARNINGS
+from tests.channels.twilio.test_adapter import JPEG, FakeTwilio, twilio_sid
 
 PUBLIC = "https://hotline.example.gov.vn"
 PATH = "/channels/twilio/sms"
@@ -80,14 +78,6 @@ async def app(twilio_client, twilio):
     client = await twilio_client(twilio_api_url=twilio[1])
     yield client
     await client.app[SERVICES].adapters["sms"].close()
-
-
-@pytest.fixture(autouse=True)
-async def no_opt_outs(pool):
-    """The suite's settings fixture does not empty contact_opt_outs: start and leave it empty."""
-    await pool.execute("DELETE FROM contact_opt_outs")
-    yield
-    await pool.execute("DELETE FROM contact_opt_outs")
 
 
 async def send_sms(app, post_signed, n: int, body: str, **kwargs: Any):

@@ -15,10 +15,6 @@ from kernel.time import LOCAL_TZ, FixedClock
 from tests.channels.twilio.conftest import ACCOUNT_SID, CITIZEN, HOTLINE_NUMBER
 from tests.conftest import auth
 
-# twilio 9.13's async HTTP client (ringing agents) passes aiohttp.BasicAuth, which aiohttp 3.14 deprecates.
-pytestmark = [pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning")]
-
 VOICE = "/channels/twilio/voice"
 CALL_SID = "CA" + "5a" * 16
 RECORDING_SID = "RE" + "7c" * 16
