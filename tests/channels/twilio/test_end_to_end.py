@@ -19,10 +19,6 @@ from hotline.services import Services
 from kernel.time import FixedClock
 from tests.channels.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, CITIZEN, HOTLINE_NUMBER
 
-# twilio 9.13's AsyncTwilioHttpClient still passes aiohttp.BasicAuth, deprecated in aiohttp 3.14.
-pytestmark = [pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning")]
-
 REPORT = "Đường Lê Lợi phường Bến Thành bị ngập nước sâu sau cơn mưa chiều nay"
 FOLLOW_UP = "Vẫn còn ngập, chưa ai đến"
 OTHER_CITIZEN = "+84912345678"

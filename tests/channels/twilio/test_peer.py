@@ -20,10 +20,6 @@ from channels.twilio.peer import TWILIO_API, TwilioPeer, TwilioSimulator, parse_
 from kernel.time import FixedClock
 from tests.channels.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, CITIZEN, HOTLINE_NUMBER
 
-# twilio 9.13's AsyncTwilioHttpClient still passes aiohttp.BasicAuth, deprecated in aiohttp 3.14.
-pytestmark = [pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-              pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning")]
-
 AT = datetime(2026, 12, 3, 6, 30, tzinfo=UTC)
 TEXT = "Hồ sơ 2612030001 đã được tiếp nhận. Cảm ơn bạn đã phản ánh."
 PUBLIC = "https://hotline.example.gov.vn"
