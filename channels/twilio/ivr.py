@@ -136,6 +136,7 @@ class CaseStatus:
     unit: str | None
     due_at: datetime | None
     answer: str | None
+    open: bool = True  # the caller may still add to it (a closed case is not reopened by the keypad)
 
     @classmethod
     def from_public(cls, case: Mapping[str, Any]) -> CaseStatus:
@@ -148,6 +149,7 @@ class CaseStatus:
             unit=unit.get("name"),
             due_at=case.get("due_at"),
             answer=answers[-1]["text"] if answers else None,
+            open=case["status"] not in ("closed", "rejected"),
         )
 
 
@@ -290,6 +292,26 @@ TEXT: dict[str, dict[Lang, str]] = {
     "case_answer": {
         Lang.VI: "Nội dung trả lời: {answer}",
         Lang.EN: "The answer: {answer}",
+    },
+    "add_offer": {
+        Lang.VI: "Để bổ sung thông tin cho hồ sơ này, xin bấm phím 1.",
+        Lang.EN: "To add information to this case, press 1.",
+    },
+    "add_prompt": {
+        Lang.VI: "Xin mời bạn nói thông tin bổ sung. Nói xong, xin giữ máy.",
+        Lang.EN: "Please say what you would like to add. Stay on the line when you have finished.",
+    },
+    "add_nothing": {
+        Lang.VI: "Xin lỗi, chúng tôi chưa nghe được thông tin bổ sung.",
+        Lang.EN: "Sorry, we did not hear anything to add.",
+    },
+    "added": {
+        Lang.VI: "Cảm ơn bạn. Thông tin bổ sung đã được ghi vào hồ sơ {digits}.",
+        Lang.EN: "Thank you. What you said has been added to case {digits}.",
+    },
+    "not_yours": {
+        Lang.VI: "Hồ sơ này không được gửi từ số điện thoại của bạn, nên thông tin được ghi nhận thành phản ánh mới.",
+        Lang.EN: "This case was not reported from your number, so what you said is taken as a new report.",
     },
     "back_to_menu": {
         Lang.VI: "Nếu không cần hỗ trợ thêm, bạn có thể gác máy.",
@@ -499,9 +521,40 @@ def check(cfg: Config, state: State, digits: str | None, case: CaseStatus | None
         if case.answer:
             answer = case.answer if len(case.answer) <= MAX_ANSWER_CHARS else case.answer[:MAX_ANSWER_CHARS] + "…"
             _say(r, cfg, lang, text("case_answer", lang, answer=answer))
+        if case.open:
+            # The keypad quoted the code: what the caller adds joins this case (if it is theirs).
+            gather = Gather(input="dtmf", num_digits=1, timeout=MENU_TIMEOUT,
+                            action=url(cfg, "more", replace(state, tries=0), code=case.code), method="POST")
+            _say(gather, cfg, lang, text("add_offer", lang))
+            r.append(gather)
     r.pause(length=1)
     _say(r, cfg, lang, text("back_to_menu", lang))
     return _menu(r, cfg, replace(state, tries=0))
+
+
+def more(cfg: Config, state: State, digits: str | None, code: str | None) -> VoiceResponse:
+    """After a case's status: 1 adds to it by speech; any other key (or none) goes back to the menu."""
+    r = VoiceResponse()
+    if (digits or "").strip() == "1" and code is not None:
+        gather = Gather(input="speech", language=state.lang.bcp47, speech_timeout="auto",
+                        action=url(cfg, "add", state, code=code), method="POST")
+        _say(gather, cfg, state.lang, text("add_prompt", state.lang))
+        r.append(gather)
+        _say(r, cfg, state.lang, text("add_nothing", state.lang))
+    return _menu(r, cfg, replace(state, tries=0))
+
+
+def added(cfg: Config, state: State, code: str | None, joined: bool | None, receipt: Receipt | None) -> VoiceResponse:
+    """What was said after the offer: added to the case (`joined`), a new case (not the caller's), or nothing."""
+    r = VoiceResponse()
+    if receipt is None:
+        _say(r, cfg, state.lang, text("add_nothing", state.lang))
+        return _menu(r, cfg, replace(state, tries=0))
+    if joined:
+        _say(r, cfg, state.lang, text("added", state.lang, digits=spoken_digits(code or receipt.code)))
+        return _goodbye(r, cfg, state.lang)
+    _say(r, cfg, state.lang, text("not_yours", state.lang))
+    return _code_said(r, cfg, state.lang, receipt)
 
 
 def agent(cfg: Config, state: State, desk: Desk) -> VoiceResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -133,6 +134,32 @@ async def check(request: web.Request) -> web.Response:
     return twiml(ivr.check(cfg, state, digits, case))
 
 
+async def more(request: web.Request) -> web.Response:
+    """The caller's key after a case's status: 1 to add to the case."""
+    form, cfg, state = await _step(request)
+    return twiml(ivr.more(cfg, state, form.get("Digits"), codes.normalise(request.query.get("code", ""))))
+
+
+async def add(request: web.Request) -> web.Response:
+    """What the caller said to add to the case they keyed: a follow-up of that case when it is theirs.
+
+    The code was keyed, so it is the follow-up's quoted code: casework joins it to the case when the
+    case was reported from this number (or by its citizen), otherwise it opens a case of its own.
+    """
+    form, cfg, state = await _step(request)
+    code = codes.normalise(request.query.get("code", ""))
+    speech = clean(form.get("SpeechResult", ""))
+    if not speech or code is None:
+        return twiml(ivr.added(cfg, state, code, None, None))
+    (call_sid,) = required(form, "CallSid")
+    sender, reachable = _caller(form.get("From"))
+    event = InboundEvent(channel=CHANNEL, provider_message_id=f"{call_sid}:add:{code}", text=speech, sender=sender,
+                         locale=state.lang.value, raw=form, case_code=code, reply_window=timedelta(0))
+    result = await accept(request.app[SERVICES], event)
+    log.info("call %s: addition for case %s (%s)", call_sid, result.case_id, "joined" if result.joined else "new case")
+    return twiml(ivr.added(cfg, state, code, result.joined, ivr.Receipt(code=result.tracking_code, sms=reachable)))
+
+
 async def agent(request: web.Request) -> web.Response:
     """The caller asked for an agent: queue them and ring the agents on call, or take a voicemail."""
     form, cfg, state = await _step(request)
@@ -233,7 +260,8 @@ async def recording(request: web.Request) -> web.Response:
 def setup(app: web.Application) -> None:
     """Register POST /channels/twilio/voice and the IVR's action and callback URLs."""
     app.router.add_post(ivr.PATH, incoming)
-    steps = {"menu": menu, "report": report, "recorded": recorded, "check": check, "agent": agent, "wait": wait,
+    steps = {"menu": menu, "report": report, "recorded": recorded, "check": check, "more": more, "add": add,
+             "agent": agent, "wait": wait,
              "dequeued": dequeued, "status": status, "recording": recording}
     for step, handler in steps.items():
         app.router.add_post(f"{ivr.PATH}/{step}", handler)

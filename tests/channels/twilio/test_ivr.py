@@ -432,3 +432,39 @@ def test_config_from_the_settings():
     assert (cfg.voice(Lang.VI), cfg.voice(Lang.EN)) == (twilio_settings.ivr_voice_vi, twilio_settings.ivr_voice_en)
     assert (cfg.queue_max, cfg.max_wait_seconds) == (twilio_settings.ivr_queue_max,
                                                       twilio_settings.ivr_max_wait_seconds)
+
+
+def test_an_open_case_is_followed_by_the_offer_to_add_to_it_and_a_closed_one_is_not():
+    root = parse(ivr.check(CFG, VI, CODE, CaseStatus(CODE, "Đã trả lời", None, None, None)))
+    offer, menu = root.findall("Gather")
+    assert said(offer) == ["Để bổ sung thông tin cho hồ sơ này, xin bấm phím 1."]
+    assert (offer.get("input"), offer.get("numDigits")) == ("dtmf", "1")
+    assert step_of(offer.get("action")) == ("more", {"lang": "vi", "tries": "0", "code": CODE})
+    assert step_of(menu.get("action"))[0] == "menu"
+    closed = parse(ivr.check(CFG, VI, CODE, CaseStatus(CODE, "Đã đóng", None, None, None, open=False)))
+    assert [step_of(g.get("action"))[0] for g in closed.findall("Gather")] == ["menu"]
+
+
+def test_key_1_after_the_status_listens_for_the_addition_and_another_key_goes_back():
+    root = parse(ivr.more(CFG, EN, "1", CODE))
+    listen = root.find("Gather")
+    assert (listen.get("input"), listen.get("language")) == ("speech", "en-US")
+    assert step_of(listen.get("action")) == ("add", {"lang": "en", "tries": "0", "code": CODE})
+    assert said(listen) == ["Please say what you would like to add. Stay on the line when you have finished."]
+    for digits in ("5", "", None):
+        back = parse(ivr.more(CFG, VI, digits, CODE))
+        assert [step_of(g.get("action"))[0] for g in back.findall("Gather")] == ["menu"]
+    assert [step_of(g.get("action"))[0] for g in parse(ivr.more(CFG, VI, "1", None)).findall("Gather")] == ["menu"]
+
+
+def test_an_addition_is_confirmed_or_becomes_a_report_of_its_own():
+    joined = parse(ivr.added(CFG, VI, CODE, True, Receipt(CODE, sms=True)))
+    assert said(joined)[0] == f"Cảm ơn bạn. Thông tin bổ sung đã được ghi vào hồ sơ {SPOKEN}."
+    assert_goodbye(joined, Lang.VI)
+    other = "987654321" + codes.check_digit("987654321")
+    own = parse(ivr.added(CFG, VI, CODE, False, Receipt(other, sms=True)))
+    assert said(own)[0].startswith("Hồ sơ này không được gửi từ số điện thoại của bạn")
+    assert f"Mã hồ sơ của bạn là: {', '.join(other)}." in said(own)
+    nothing = parse(ivr.added(CFG, VI, CODE, None, None))
+    assert said(nothing)[0] == "Xin lỗi, chúng tôi chưa nghe được thông tin bổ sung."
+    assert [step_of(g.get("action"))[0] for g in nothing.findall("Gather")] == ["menu"]

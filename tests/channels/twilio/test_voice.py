@@ -252,7 +252,54 @@ async def test_a_caller_keys_the_code_of_a_real_case_and_hears_its_status(twilio
         "Hạn xử lý: 17 giờ 30 phút, thứ Bảy, ngày 5 tháng 12 năm 2026.",
         "Nội dung trả lời: Đã vá ổ gà trong tuần này.",
     ]
-    assert path_of(root.find("Gather").get("action")) == f"{VOICE}/menu?lang=vi&tries=0"
+    offer = root.find("Gather")
+    assert said(offer) == ["Để bổ sung thông tin cho hồ sơ này, xin bấm phím 1."]
+    assert path_of(offer.get("action")) == f"{VOICE}/more?lang=vi&tries=0&code={case['code']}"
+    assert path_of(root.findall("Gather")[1].get("action")) == f"{VOICE}/menu?lang=vi&tries=0"
+
+
+async def test_a_caller_adds_to_their_own_case_by_keypad_and_a_stranger_cannot(twilio_client, post_signed):
+    client = await twilio_client()
+    pool = client.app[SERVICES].pool
+    resp = await client.post("/api/v1/reports", json={"text": "Ổ gà lớn giữa đường Điện Biên Phủ", "phone": CITIZEN})
+    code = (await resp.json())["tracking_code"]
+    case_id = await pool.fetchval("SELECT id FROM cases WHERE tracking_code = $1", code)
+    more = await twiml_of(await post_signed(client, f"{VOICE}/more?lang=vi&tries=0&code={code}", gather_digits("1")))
+    listen = more.find("Gather")
+    assert listen.get("input") == "speech" and listen.get("language") == "vi-VN"
+    assert path_of(listen.get("action")) == f"{VOICE}/add?lang=vi&tries=0&code={code}"
+    addition = "Ổ gà nay đã rộng hơn, có xe máy bị ngã"
+    for _ in range(2):  # Twilio retries the webhook: one addition
+        root = await twiml_of(await post_signed(client, path_of(listen.get("action")), gather_speech(addition)))
+        assert said(root)[0] == f"Cảm ơn bạn. Thông tin bổ sung đã được ghi vào hồ sơ {spoken(code)}."
+    rows = await pool.fetch("SELECT direction, channel, kind, text, recipient FROM messages WHERE case_id = $1"
+                            " ORDER BY id", case_id)
+    assert [(r["direction"], r["channel"], r["kind"]) for r in rows] == [
+        ("in", "web", "message"), ("in", "voice", "message"), ("out", "sms", "notice")]
+    assert rows[1]["text"] == addition and rows[2]["recipient"] == CITIZEN
+    assert await pool.fetchval("SELECT count(*) FROM cases") == 1
+    # Another number keying the same code: what it says is a report of its own.
+    stranger = "+84912345678"
+    root = await twiml_of(await post_signed(client, path_of(listen.get("action")), gather_speech(
+        addition, From=stranger, Caller=stranger, CallSid="CA" + "6b" * 16)))
+    assert said(root)[0].startswith("Hồ sơ này không được gửi từ số điện thoại của bạn")
+    assert await pool.fetchval("SELECT count(*) FROM cases") == 2
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE case_id = $1 AND direction = 'in'", case_id) == 2
+    # Any other key, or nothing said: back to the menu, nothing stored.
+    back = await twiml_of(await post_signed(client, f"{VOICE}/more?lang=vi&tries=0&code={code}", gather_digits("5")))
+    assert path_of(back.find("Gather").get("action")) == f"{VOICE}/menu?lang=vi&tries=0"
+    silent = await twiml_of(await post_signed(client, f"{VOICE}/add?lang=vi&tries=0&code={code}",
+                                              call(CallStatus="in-progress")))
+    assert said(silent)[0] == "Xin lỗi, chúng tôi chưa nghe được thông tin bổ sung."
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE direction = 'in'") == 3
+
+
+async def test_a_closed_case_is_read_without_the_offer_to_add(twilio_client, post_signed):
+    client = await twilio_client()
+    case = await _report(client)
+    await client.app[SERVICES].pool.execute("UPDATE cases SET status = 'closed' WHERE id = $1", case["id"])
+    root = await twiml_of(await post_signed(client, f"{VOICE}/check?lang=vi&tries=0", gather_digits(case["code"])))
+    assert [path_of(g.get("action")).split("?")[0] for g in root.findall("Gather")] == [f"{VOICE}/menu"]
 
 
 async def test_a_new_case_is_read_in_english_without_unit(twilio_client, post_signed):
@@ -504,10 +551,20 @@ async def test_a_whole_call_reports_by_speech_then_checks_the_case_by_keypad(twi
     assert (await again.press(typo(case["tracking_code"]) + "#"))[0] == "Mã hồ sơ bạn nhập không đúng."
     heard = await again.press(case["tracking_code"] + "#")
     assert heard[0] == f"Hồ sơ mã {spoken(case['tracking_code'])}. Trạng thái: Đã tiếp nhận."
-    assert again.pending.name == "Gather"  # back at the menu
+    assert again.pending.name == "Gather"  # the offer to add to the case, then the menu
+    await again.press("1")
+    heard = await again.speak("Bổ sung: đèn ở cột số 3, gần cổng trường")
+    assert heard[0] == f"Cảm ơn bạn. Thông tin bổ sung đã được ghi vào hồ sơ {spoken(case['tracking_code'])}."
+    assert again.ended
+    texts = await client.app[SERVICES].pool.fetch(
+        "SELECT text FROM messages WHERE case_id = $1 AND direction = 'in' ORDER BY id", case["id"])
+    assert [r["text"] for r in texts] == [SPEECH, "Bổ sung: đèn ở cột số 3, gần cổng trường"]
+
+    third = sim.call()
+    await third.start(CITIZEN)
     for _ in range(3):
-        await again.silence()
-    assert again.ended and again.heard[-1].startswith("Cảm ơn bạn đã gọi")
+        await third.silence()
+    assert third.ended and third.heard[-1].startswith("Cảm ơn bạn đã gọi")
 
 
 async def test_a_whole_call_waits_for_an_agent_then_leaves_a_voicemail(twilio_client, simulator, fake_twilio):
