@@ -7,14 +7,14 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
 from casework import codes, conversation, store
 from casework.intake import InboundEvent
-from casework.models import FIELDS, REASON_REQUIRED, SYSTEM, Actor, Role, Status, can_move
+from casework.models import CITIZEN, FIELDS, REASON_REQUIRED, SYSTEM, Actor, Role, Status, can_move
 from kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from kernel.text import clean, fold, jsonb_safe
 
@@ -34,6 +34,7 @@ class IntakeResult:
     joined: bool = False  # a follow-up stored on an existing case (no new case to process)
     reopened: bool = False  # ... which moved it from answered back to reopened
     send_ids: tuple[int, ...] = ()  # outbox messages to send now (a follow-up's acknowledgement)
+    reprocess: bool = False  # the follow-up moved the case's point: its processing runs again
 
     @property
     def new_case(self) -> bool:
@@ -70,7 +71,8 @@ async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
     for _ in range(5):
         code = codes.new_code()
         try:
-            atomic = bool(event.attachments or event.remote_media) or note is not None or conn.is_in_transaction()
+            atomic = (bool(event.attachments or event.remote_media) or note is not None or not event.acknowledge
+                      or conn.is_in_transaction())
             async with _transaction_if(conn, atomic):
                 row = await store.intake(
                     conn,
@@ -102,6 +104,8 @@ async def record_inbound_on(conn: asyncpg.Connection, event: InboundEvent, *,
                     )
                 if row["created"] and event.remote_media:
                     await store.queue_media(conn, row["message_id"], event.channel, list(event.remote_media))
+                if row["created"] and not event.acknowledge:
+                    await store.update_case(conn, row["case_id"], {"acknowledge": False})
                 if row["created"] and note is not None:
                     await store.insert_event(conn, row["case_id"], note[0], "note", changes={"text": clean(note[1])})
         except asyncpg.UniqueViolationError as e:
@@ -123,7 +127,9 @@ async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text
     """Store a follow-up on the sender's case, or None when it belongs to none (it opens a case)."""
     assert event.sender is not None and event.reply_window is not None
     quoted = ([event.case_code] if event.case_code else []) + codes.find_all(text)
-    case_id = await store.case_quoted_by(conn, quoted, event.sender.kind, event.sender.value)
+    case_id = await store.case_referenced(conn, event.channel, list(event.thread_refs))
+    if case_id is None:
+        case_id = await store.case_quoted_by(conn, quoted, event.sender.kind, event.sender.value)
     if case_id is None and quoted:
         return None  # it names a case that is not the sender's (or no longer open): a case of its own
     if case_id is None:
@@ -150,6 +156,14 @@ async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text
         ])
     if event.remote_media:
         await store.queue_media(conn, row["message_id"], event.channel, list(event.remote_media))
+    reprocess = False
+    if event.lat is not None and event.lon is not None:
+        reprocess = await store.locate_case(conn, case_id, event.lat, event.lon)
+        await store.insert_event(conn, case_id, CITIZEN, "located", changes={
+            "lat": event.lat, "lon": event.lon, "message_id": row["message_id"], "reprocess": reprocess})
+    if not event.acknowledge:
+        return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], True, joined=True,
+                            reopened=row["reopened"], reprocess=reprocess)
     case = await store.get_case(conn, case_id)
     assert case is not None
     notice = await queue_outbound(
@@ -157,7 +171,8 @@ async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text
         kind="notice", key=f"follow-up:{row['message_id']}", author_id=None,
         channel=conversation.outbound_channel(event.channel), recipient=event.sender.value)
     return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], True, joined=True,
-                        reopened=row["reopened"], send_ids=(notice,) if notice is not None else ())
+                        reopened=row["reopened"], send_ids=(notice,) if notice is not None else (),
+                        reprocess=reprocess)
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +494,58 @@ async def record_provider_event(pool: asyncpg.Pool, channel: str, provider_id: s
         if media:
             await store.queue_media(conn, row["id"], channel, list(media))
     return row["case_id"]
+
+
+async def record_edit(pool: asyncpg.Pool, channel: str, provider_id: str, text: str, *,
+                      now: datetime) -> int | None:
+    """A citizen edited a message they sent (a chat edit): the new text replaces it, the old one is kept.
+
+    The case's description follows an edit of its first message. Returns the case id; None when no
+    message has that provider id or the text did not change.
+    """
+    text = clean(text)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.record_edit(conn, channel, provider_id, text, fold(text), now)
+        if row is None:
+            return None
+        await store.insert_event(conn, row["case_id"], CITIZEN, "message_edited", public=True,
+                                 changes={"message_id": row["id"], "description": bool(row["first"])})
+    return row["case_id"]
+
+
+# A citizen may say an answer did not solve their problem for this long after it came.
+REOPEN_AFTER_ANSWER = timedelta(days=7)
+
+
+async def rate_answer(pool: asyncpg.Pool, code: str, *, channel: str, sender_kind: str, sender: str,
+                      rating: int | None, solved: bool, now: datetime) -> str:
+    """A citizen rates the answer to their case (1-5) or says it is not solved.
+
+    "not solved" reopens an answered or closed case within REOPEN_AFTER_ANSWER of the answer. Returns
+    "rated", "reopened", "too_late" (rated, not reopened), "not_answered" or "not_found" (no such
+    case of this sender's: a code alone proves nothing).
+    """
+    if rating is not None and not 1 <= rating <= 5:
+        raise BadRequest({"field": "rating", "message": "1 to 5"})
+    async with pool.acquire() as conn, conn.transaction():
+        case = await store.own_case_by_code(conn, code, sender_kind, sender)
+        if case is None:
+            return "not_found"
+        status = Status(case["status"])
+        if status not in (Status.ANSWERED, Status.CLOSED):
+            return "not_answered"
+        await store.save_rating(conn, case["id"], rating, solved, channel, now)
+        await store.insert_event(conn, case["id"], CITIZEN, "rated", public=False,
+                                 changes={"rating": rating, "solved": solved, "channel": channel})
+        if solved:
+            return "rated"
+        if case["resolved_at"] is None or now - case["resolved_at"] > REOPEN_AFTER_ANSWER:
+            return "too_late"
+        await store.update_case(conn, case["id"], {"status": Status.REOPENED.value, "resolved_at": None,
+                                                   "sla_state": "ok"})
+        await store.insert_event(conn, case["id"], CITIZEN, "status", from_status=status, to_status=Status.REOPENED,
+                                 reason="the citizen says the answer did not solve the problem", public=True)
+    return "reopened"
 
 
 async def set_opt_out(pool: asyncpg.Pool, channel: str, address: str, opted_out: bool) -> bool:

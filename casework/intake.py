@@ -53,3 +53,8 @@ class InboundEvent:
     reply_window: timedelta | None = None
     case_code: str | None = None
     new_case: bool = False
+    # Provider ids of earlier messages this one answers (mail's In-Reply-To and References): a reply
+    # to one of ours or to the citizen's own earlier message joins that message's case.
+    thread_refs: tuple[str, ...] = ()
+    # False for what must not be answered (an auto-reply, a mailer daemon): stored, never acknowledged.
+    acknowledge: bool = True

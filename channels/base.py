@@ -57,6 +57,8 @@ class OutboundMessage:
     text: str
     case_code: str | None = None
     locale: str = "vi"
+    kind: str = "reply"  # ack | reply | notice
+    case_status: str | None = None  # the case's status when it is sent ("answered": a reply that answered it)
 
     @property
     def idempotency_key(self) -> str:

@@ -20,7 +20,7 @@ async def accept(services: Any, event: InboundEvent) -> actions.IntakeResult:
         metrics.INTAKE_REPLAYED.labels(event.channel).inc()
         return result
     metrics.intake_counter(event.channel).inc()
-    if result.new_case:
+    if result.new_case or result.reprocess:
         await services.jobs.process(result.case_id)
     if result.send_ids:
         await services.jobs.send(*result.send_ids)

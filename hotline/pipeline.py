@@ -311,7 +311,12 @@ async def _link_and_acknowledge(conn: asyncpg.Connection, services: Services, ca
 
 async def _acknowledge(conn: asyncpg.Connection, services: Services, case: dict[str, Any], *,
                        duplicate_of_code: str | None = None) -> int | None:
-    """Queue the acknowledgement with the case code, once per case, where the (recognised) citizen is reached."""
+    """Queue the acknowledgement with the case code, once per case, where the (recognised) citizen is reached.
+
+    Nothing for a case that must not be answered (an auto-reply, a mailer daemon: answering could loop).
+    """
+    if not case["acknowledge"]:
+        return None
     locale = case["locale"]
     text = ACK_TEXT.get(locale, ACK_TEXT["vi"]).format(
         code=codes.display(case["tracking_code"]),
@@ -407,7 +412,8 @@ async def _deliver(services: Services, row: asyncpg.Record) -> str:
         try:
             receipt = await asyncio.wait_for(adapter.send(OutboundMessage(
                 message_id=message_id, channel=row["channel"], recipient=row["recipient"], text=row["text"],
-                case_code=row["tracking_code"], locale=row["locale"] or "vi",
+                case_code=row["tracking_code"], locale=row["locale"] or "vi", kind=row["kind"],
+                case_status=row["case_status"],
             )), services.settings.send_timeout_seconds)
         except PermanentSendError as e:
             metrics.JOB_FAILURES.labels("send_message").inc()

@@ -17,7 +17,7 @@ CASE_COLUMNS = """
     c.routing_reason, c.due_at, c.deadline_reason, c.duplicate_of, c.processed_at, c.process_error,
     c.priority, c.sla_policy_id, c.forwarded_at, c.accepted_at, c.first_response_at, c.resolved_at, c.sla_state,
     c.clock_paused_at, c.assignee, c.assigned_at, c.duplicate_score, c.procedure_suggestions, c.created_at,
-    c.updated_at
+    c.updated_at, c.acknowledge
 """
 CASE_FROM = "cases c LEFT JOIN departments d ON d.code = c.department"
 
@@ -134,6 +134,7 @@ _UPDATABLE = frozenset({
     "status", "field", "confidence", "classifier_version", "urgent", "entities", "language", "ward_code",
     "geocode_confidence", "lat", "lon", "address", "department", "routing_reason", "due_at",
     "deadline_reason", "duplicate_of", "processed_at", "process_error", "process_attempts", "process_after",
+    "acknowledge",
 })
 
 

@@ -30,6 +30,77 @@ async def case_quoted_by(conn: asyncpg.Connection, codes: list[str], kind: str, 
     )
 
 
+async def case_referenced(conn: asyncpg.Connection, channel: str, refs: list[str]) -> int | None:
+    """The joinable case of the latest message on `channel` whose provider id is one of `refs`: an inbound
+    message of the citizen's, or one of ours (its provider id is our `external_id`)."""
+    if not refs:
+        return None
+    return await conn.fetchval(
+        "SELECT m.case_id FROM messages m JOIN cases c ON c.id = m.case_id"
+        " WHERE m.channel = $1 AND c.status = ANY($3::text[]) AND ("
+        "   (m.direction = 'in' AND m.provider_message_id = ANY($2::text[]))"
+        "   OR (m.direction = 'out' AND m.external_id = ANY($2::text[])))"
+        " ORDER BY m.id DESC LIMIT 1",
+        channel, refs, list(JOINABLE),
+    )
+
+
+async def locate_case(conn: asyncpg.Connection, case_id: int, lat: float, lon: float) -> bool:
+    """Set the case's point from a location the citizen shared; True when the case is to be processed again.
+
+    A case not yet past triage is processed again, so its ward (and, if still waiting, its route) follows
+    the point; a case already with a unit keeps its route (staff see the new point and the event).
+    """
+    again = await conn.fetchval(
+        "UPDATE cases SET lat = $2, lon = $3, updated_at = now(),"
+        " processed_at = CASE WHEN status IN ('received', 'triage') THEN NULL ELSE processed_at END,"
+        " process_after = NULL"
+        " WHERE id = $1 RETURNING status IN ('received', 'triage')",
+        case_id, lat, lon,
+    )
+    return bool(again)
+
+
+async def record_edit(conn: asyncpg.Connection, channel: str, provider_id: str, text: str, search_prefix: str,
+                      at: datetime) -> asyncpg.Record | None:
+    """Replace an inbound message's text, keeping the earlier one in its history; the case's description too
+    when it is the case's first message. None when there is no such message."""
+    row = await conn.fetchrow(
+        "UPDATE messages m SET edits = m.edits || jsonb_build_array(jsonb_build_object("
+        "   'text', m.text, 'replaced_at', $4::timestamptz)), text = $3"
+        " WHERE m.channel = $1 AND m.direction = 'in' AND m.provider_message_id = $2 AND m.text IS DISTINCT FROM $3"
+        " RETURNING m.id, m.case_id,"
+        " m.id = (SELECT min(f.id) FROM messages f WHERE f.case_id = m.case_id AND f.direction = 'in') AS first",
+        channel, provider_id, text, at,
+    )
+    if row is not None and row["first"]:
+        await conn.execute(
+            "UPDATE cases SET description = $2, search_text = tracking_code || ' ' || $3, updated_at = now()"
+            " WHERE id = $1", row["case_id"], text, search_prefix)
+    return row
+
+
+async def own_case_by_code(conn: asyncpg.Connection, code: str, kind: str, sender: str) -> asyncpg.Record | None:
+    """The case with this code if this sender reported it or is its citizen (for ratings and the like)."""
+    return await conn.fetchrow(
+        "SELECT c.id, c.status, c.resolved_at FROM cases c WHERE c.tracking_code = $1 AND ("
+        "   EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.direction = 'in' AND m.sender = $3)"
+        "   OR c.citizen_id IN (SELECT citizen_id FROM citizen_identities WHERE kind = $2 AND value = $3))"
+        " FOR UPDATE OF c",
+        code, kind, sender,
+    )
+
+
+async def save_rating(conn: asyncpg.Connection, case_id: int, rating: int | None, solved: bool, channel: str,
+                      at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO case_ratings (case_id, rating, solved, channel, rated_at) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (case_id) DO UPDATE SET rating = coalesce(EXCLUDED.rating, case_ratings.rating),"
+        " solved = EXCLUDED.solved, channel = EXCLUDED.channel, rated_at = EXCLUDED.rated_at",
+        case_id, rating, solved, channel, at,
+    )
+
+
 async def case_in_reply_window(conn: asyncpg.Connection, channel: str, recipient: str, since: datetime) -> int | None:
     """The joinable case of our latest message to `recipient` on `channel` sent after `since`; None otherwise."""
     return await conn.fetchval(

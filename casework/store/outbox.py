@@ -50,6 +50,7 @@ _CLAIMED = (
     " RETURNING m.id, m.case_id, m.channel, m.recipient, m.text, m.attempts, m.kind,"
     " (SELECT tracking_code FROM cases WHERE id = m.case_id) AS tracking_code,"
     " (SELECT locale FROM cases WHERE id = m.case_id) AS locale,"
+    " (SELECT status FROM cases WHERE id = m.case_id) AS case_status,"
     " EXISTS (SELECT 1 FROM contact_opt_outs o WHERE o.channel = m.channel AND o.address = m.recipient) AS opted_out"
 )
 

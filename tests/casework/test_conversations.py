@@ -9,6 +9,7 @@ import pytest
 from casework import actions, codes, conversation
 from casework.intake import InboundEvent, SenderIdentity
 from casework.models import SYSTEM, Actor, Role, Status
+from kernel.errors import BadRequest
 
 PHONE = "+84901234567"
 OTHER = "+84912345678"
@@ -229,3 +230,115 @@ async def test_agents_say_where_they_take_calls_with_their_presence(client, pool
     assert [a["phone"] for a in await assignment.agents_on_call(pool)] == ["sip:agent7@pbx.hotline.vn"]
     await client.put("/api/v1/me/presence", json={"available": True, "call_at": ""}, headers=headers)
     assert await assignment.agents_on_call(pool) == []
+
+
+# --- chat and mail: threads, quiet items, locations, edits, ratings ---------------------------------------
+
+MAIL = "an.nguyen@example.vn"
+
+
+def mail(mid: str, text: str, refs: tuple[str, ...] = (), sender: str = MAIL, **extra) -> InboundEvent:
+    return InboundEvent(channel="email", provider_message_id=mid, text=text, sender=SenderIdentity("email", sender),
+                        reply_window=timedelta(0), thread_refs=refs, **extra)
+
+
+async def test_a_mail_answering_ours_or_the_citizens_own_joins_that_case(pool):
+    first = await actions.record_inbound(pool, mail("<a1@example.vn>", "Rác thải đổ trộm ở hẻm 45"))
+    async with pool.acquire() as conn:
+        case = await conn.fetchrow("SELECT id, channel, citizen_id, locale FROM cases WHERE id = $1", first.case_id)
+        ours = await actions.queue_outbound(conn, case, text="Đã tiếp nhận", kind="ack", key="ack", author_id=None,
+                                            recipient=MAIL)
+    await pool.execute("UPDATE messages SET external_id = '<hotline-msg-1@1022.vn>' WHERE id = $1", ours)
+    reply = await actions.record_inbound(pool, mail("<a2@example.vn>", "Thêm ảnh", ("<hotline-msg-1@1022.vn>",)))
+    assert reply.joined and reply.case_id == first.case_id
+    # A reply to the citizen's own first mail (a CC'd neighbour writing from another address) joins too.
+    again = await actions.record_inbound(pool, mail("<b1@example.vn>", "Tôi cũng thấy", ("<a1@example.vn>",),
+                                                    sender="hang@example.vn"))
+    assert again.case_id == first.case_id
+    stray = await actions.record_inbound(pool, mail("<c1@example.vn>", "Khác", ("<unknown@elsewhere>",)))
+    assert stray.new_case
+
+
+async def test_an_item_that_must_not_be_answered_is_stored_but_never_acknowledged(settings, pool):
+    from hotline import pipeline
+    from hotline.services import Services
+
+    quiet = await actions.record_inbound(pool, mail("<auto@example.vn>", "Tôi đang nghỉ phép", acknowledge=False))
+    assert quiet.new_case
+    services = await Services.start(settings)
+    try:
+        await pipeline.process_pending(services)
+    finally:
+        await services.close()
+    row = await pool.fetchrow("SELECT processed_at, acknowledge FROM cases WHERE id = $1", quiet.case_id)
+    assert row["processed_at"] is not None and row["acknowledge"] is False
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE direction = 'out'") == 0
+    # A quiet follow-up (an auto-reply to our mail) joins without a notice.
+    await _answer(pool, quiet.case_id, recipient=MAIL)
+    await pool.execute("UPDATE messages SET channel = 'email', external_id = '<x@1022.vn>' WHERE direction = 'out'")
+    follow = await actions.record_inbound(pool, mail("<auto2@example.vn>", "Tự động trả lời", ("<x@1022.vn>",),
+                                                     acknowledge=False))
+    assert follow.joined and follow.send_ids == ()
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE direction = 'out'") == 1
+
+
+async def test_a_shared_location_sets_the_cases_point_and_processes_it_again_while_in_triage(pool):
+    chat = "telegram:7001"
+    event = InboundEvent(channel="telegram", provider_message_id="7001:1", text="Cây đổ chắn đường",
+                         sender=SenderIdentity("telegram", chat), reply_window=WINDOW)
+    first = await actions.record_inbound(pool, event)
+    await _answer(pool, first.case_id, recipient=chat)
+    await pool.execute("UPDATE cases SET status = 'triage', processed_at = now() WHERE id = $1", first.case_id)
+    await pool.execute("UPDATE messages SET channel = 'telegram' WHERE direction = 'out'")
+    where = InboundEvent(channel="telegram", provider_message_id="7001:2", text="(vị trí)", lat=10.7769, lon=106.7009,
+                         sender=SenderIdentity("telegram", chat), reply_window=WINDOW)
+    located = await actions.record_inbound(pool, where, now=datetime.now(UTC))
+    assert located.joined and located.reprocess
+    row = await pool.fetchrow("SELECT lat, lon, processed_at FROM cases WHERE id = $1", first.case_id)
+    assert (row["lat"], row["lon"], row["processed_at"]) == (10.7769, 106.7009, None)
+    assert await pool.fetchval("SELECT changes ->> 'reprocess' FROM case_events WHERE kind = 'located'") == "true"
+    # A case already with a unit keeps its route: the point is recorded, nothing runs again.
+    await pool.execute("UPDATE cases SET status = 'forwarded', processed_at = now() WHERE id = $1", first.case_id)
+    moved = await actions.record_inbound(pool, InboundEvent(
+        channel="telegram", provider_message_id="7001:3", text="(vị trí)", lat=10.78, lon=106.70,
+        sender=SenderIdentity("telegram", chat), reply_window=WINDOW), now=datetime.now(UTC))
+    assert moved.joined and not moved.reprocess
+    assert await pool.fetchval("SELECT processed_at IS NOT NULL FROM cases WHERE id = $1", first.case_id)
+
+
+async def test_an_edit_replaces_the_text_and_keeps_the_history(pool):
+    first = await actions.record_inbound(pool, InboundEvent(
+        channel="telegram", provider_message_id="7001:1", text="Đèn đường hỏng ở hẻm 5",
+        sender=SenderIdentity("telegram", "7001"), reply_window=WINDOW))
+    assert await actions.record_edit(pool, "telegram", "7001:1", "Đèn đường hỏng ở hẻm 15 Lê Lợi", now=T0) \
+        == first.case_id
+    message = await pool.fetchrow("SELECT text, edits FROM messages WHERE id = $1", first.message_id)
+    assert message["text"] == "Đèn đường hỏng ở hẻm 15 Lê Lợi"
+    assert message["edits"] == [{"text": "Đèn đường hỏng ở hẻm 5", "replaced_at": "2026-12-03T09:00:00+00:00"}]
+    case = await pool.fetchrow("SELECT description, search_text FROM cases WHERE id = $1", first.case_id)
+    assert case["description"] == "Đèn đường hỏng ở hẻm 15 Lê Lợi" and "le loi" in case["search_text"]
+    assert await actions.record_edit(pool, "telegram", "7001:1", "Đèn đường hỏng ở hẻm 15 Lê Lợi", now=T0) is None
+    assert await actions.record_edit(pool, "telegram", "7001:99", "?", now=T0) is None
+    assert await pool.fetchval("SELECT count(*) FROM case_events WHERE kind = 'message_edited'") == 1
+
+
+async def test_a_citizen_rates_the_answer_and_not_solved_reopens_within_seven_days(pool):
+    first = await actions.record_inbound(pool, sms("SM1", "Ngập nước đường Lê Lợi"))
+    code = first.tracking_code
+    rate = dict(channel="sms", sender_kind="phone", sender=PHONE)
+    assert await actions.rate_answer(pool, code, rating=5, solved=True, now=T0, **rate) == "not_answered"
+    await pool.execute("UPDATE cases SET status = 'answered', resolved_at = $2 WHERE id = $1", first.case_id, T0)
+    assert await actions.rate_answer(pool, code, rating=2, solved=True, now=T0, **rate) == "rated"
+    assert await actions.rate_answer(pool, code, rating=4, solved=True, now=T0, sender_kind="phone",
+                                     sender=OTHER, channel="sms") == "not_found"
+    late = T0 + timedelta(days=8)
+    assert await actions.rate_answer(pool, code, rating=None, solved=False, now=late, **rate) == "too_late"
+    assert await pool.fetchval("SELECT status FROM cases WHERE id = $1", first.case_id) == "answered"
+    soon = T0 + timedelta(days=6)
+    assert await actions.rate_answer(pool, code, rating=None, solved=False, now=soon, **rate) == "reopened"
+    assert await pool.fetchval("SELECT status FROM cases WHERE id = $1", first.case_id) == "reopened"
+    stored = await pool.fetchrow("SELECT rating, solved FROM case_ratings WHERE case_id = $1", first.case_id)
+    assert (stored["rating"], stored["solved"]) == (2, False)  # the score stays, the verdict is the last
+    with pytest.raises(BadRequest) as refused:
+        await actions.rate_answer(pool, code, rating=6, solved=True, now=soon, **rate)
+    assert refused.value.detail == {"field": "rating", "message": "1 to 5"}
