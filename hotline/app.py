@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import casework.auth
 import casework.views
+import channels.telegram.views
 import channels.twilio.views
 import channels.web.views
 import hotline.openapi
@@ -175,6 +176,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     app.router.add_get("/metrics", metrics_view)
     channels.web.views.setup(app)
     channels.twilio.views.setup(app)
+    channels.telegram.views.setup(app)
     casework.views.setup(app)
     routing.views.setup(app)
     integrations.open311.views.setup(app)

@@ -51,6 +51,14 @@ def build_adapters(settings: Settings) -> dict[str, ChannelAdapter]:
 
         # One adapter for both: callers are answered by SMS, and it fetches MMS pictures and recordings.
         adapters["sms"] = adapters["voice"] = TwilioAdapter(settings)
+    if settings.telegram_enabled:
+        from channels.telegram.adapter import TelegramAdapter
+
+        adapters["telegram"] = TelegramAdapter(settings)
+    if settings.email_enabled:
+        from channels.email.adapter import EmailAdapter
+
+        adapters["email"] = EmailAdapter(settings)
     return adapters
 
 

@@ -141,6 +141,36 @@ class Settings(BaseSettings):
     # The largest media (MMS picture, recording) fetched from the provider.
     max_media_bytes: int = 10 * 1024 * 1024
 
+    # Telegram. With a bot token the channel is on (otherwise its webhook answers 404). The API URL is
+    # python-telegram-bot's base_url (the token is appended); the file URL likewise (unset: derived
+    # from the API URL, ".../bot" -> ".../file/bot"). The secret is checked on every webhook call.
+    telegram_token: str | None = None
+    telegram_secret: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_file_url: str | None = None
+    # A chat message joins the chat's case this long after our last message about it (if still open).
+    telegram_reply_window_hours: float = Field(default=24.0 * 30, gt=0)
+
+    # Email. In: an SMTP listener (host:port) inside `hotline serve` and the worker, and/or IMAP polling
+    # of a mailbox (imaps://user:pass@host:port/INBOX). Out: SMTP (smtp:// or smtps://, `?starttls=true`,
+    # user:pass@ for a login) from `mail_from`. Each is off while unset.
+    smtp_listen: str | None = None
+    imap_url: str | None = None
+    imap_poll_seconds: float = Field(default=30.0, gt=0)
+    smtp_url: str | None = None
+    mail_from: str | None = None  # "1022 TP.HCM <tiepnhan@1022.hochiminhcity.gov.vn>"
+    max_mail_bytes: int = 25 * 1024 * 1024
+    # Mails from one sender within an hour beyond this are stored but not acknowledged.
+    mail_rate_limit_per_hour: int = Field(default=20, ge=1)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_listen or self.imap_url or self.smtp_url)
+
     @property
     def twilio_enabled(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_number)

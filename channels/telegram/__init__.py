@@ -1,0 +1,1 @@
+"""Telegram: a bot's webhook (or long polling) in, the Bot API out, through python-telegram-bot."""
