@@ -7,20 +7,42 @@ What it does
     ``--warmup`` + ``--seconds`` seconds, open-loop: request i is due at start + i / rate whatever
     the answers to earlier ones, so a slow server meets more load, not less (closed-loop clients
     politely wait and hide queueing). Requests go round-robin to the web processes, as a balancer
-    would, through every channel that takes reports over HTTP and has a driver below (today the web
-    channel's ``POST /api/v1/reports`` and Open311's ``POST /open311/v2/requests.json`` with a key made
-    by ``hotline open311 key``), each with its own Idempotency-Key. A channel in the hub's registry
-    without a driver is named in the output: add one to DRIVERS.
+    would, through the channels of ``--mix`` (default ``web=4,open311=1,sms=3,voice=1``), each item
+    from the same report texts:
 
-    Afterwards it waits for the backlog to drain (at most ``--drain-timeout`` seconds) and checks in
-    the database that every acknowledged item (answered 201) has exactly one case, that case exactly
-    one acknowledgement, sent, and that no message is left queued or sending. It prints
+    * ``web``: ``POST /api/v1/reports`` (JSON), its own Idempotency-Key; success is 201 with the code;
+    * ``open311``: ``POST /open311/v2/requests.json`` (form) with a key made by ``hotline open311
+      key``, its own Idempotency-Key; 201 with the code;
+    * ``sms``: Twilio's incoming-SMS webhook ``POST /channels/twilio/sms``, every field Twilio posts
+      (channels.twilio.peer's form builder), signed ``X-Twilio-Signature`` for ``HOTLINE_PUBLIC_URL``;
+      success is 200 with an empty TwiML (the code goes out by SMS), the case found by its MessageSid;
+    * ``voice``: the IVR's spoken report, ``POST /channels/twilio/voice/report?lang=vi&tries=0`` with
+      a call's fields, SpeechResult and Confidence, signed; 200 with TwiML that reads the code digit by
+      digit (read back and checked), the case also found by its CallSid.
+
+    The SIDs are derived from each item's key; each SMS or call comes from a number of its own
+    (``+8490`` and a 7-digit counter), since the same number within the reply window would join the
+    earlier case. With sms or voice in the mix, ``hotline twilio peer`` runs as one more process (its
+    CPU counted with the others): the servers get ``HOTLINE_TWILIO_ACCOUNT_SID/AUTH_TOKEN/NUMBER``,
+    ``HOTLINE_TWILIO_API_URL`` (the peer) and ``HOTLINE_PUBLIC_URL`` (the first web process, where
+    the peer posts its signed delivery reports), and the acknowledgements of SMS and voice cases
+    leave by SMS through the peer's REST API. Every channel in the hub's registry (built with a Twilio
+    account set) without a driver, or left out of the mix, is named in the output: add a driver to
+    drivers().
+
+    Afterwards it waits for the backlog to drain (at most ``--drain-timeout`` seconds), then (Twilio
+    on) up to 15 s for the peer's delivery reports, and checks in the database that every
+    acknowledged item (its channel's success status) has exactly one case, found by the item's
+    provider id (the code in the answer, when there is one, must be that case's), that case exactly
+    one acknowledgement, sent (for SMS: sent or delivered), and that no message is left queued or
+    sending. It prints
 
     * received → processed latency (``cases.processed_at - created_at``), p50/p95/p99/max;
     * acknowledgement sent latency (``messages.sent_at - cases.created_at``), p50/p95/p99/max;
     * HTTP latency per channel, from the moment the request was due (what a client waits when the
       generator itself is late) and from when it was sent;
-    * errors, the backlog over time and when it drained, CPU per report of each kind of process;
+    * errors, acknowledgements by channel and status (delivered: the peer's report came back), the
+      backlog over time and when it drained, CPU per report of each kind of process;
     * whether the targets are met: ``--rate`` reached, processed p95 ≤ 2 s, acknowledgement p95 ≤ 3 s.
 
     Only the items due in the measured window count for the latencies; the checks cover every item.
@@ -47,6 +69,7 @@ Where the data goes
 Usage
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/4 \\
         .venv/bin/python bench/load.py --rate 300 --seconds 60 --web 1 --workers 2
+    .venv/bin/python bench/load.py --rate 100 --seconds 30 --mix web=1,open311=1   # without Twilio
     .venv/bin/python bench/load.py --rate 100 --seconds 1800 --soak --rss-every 60
     .venv/bin/python bench/load.py --rate 300 --seconds 20 --profile /tmp/prof
 
@@ -59,13 +82,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import importlib.util
+import itertools
 import json
 import math
 import os
 import platform
 import random
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -96,7 +122,17 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TARGET_PROCESSED_P95 = 2.0
 TARGET_ACK_P95 = 3.0
 LAG_LIMIT = 0.050  # seconds of p99 send lag past which the generator is the bottleneck
+REPORTS_WAIT = 15.0  # seconds to wait after the drain for the peer's delivery reports on the SMS sent
 OPEN311_SERVICES = ("urban_infrastructure", "environment", "traffic", "electricity", "water_supply")
+DEFAULT_MIX = "web=4,open311=1,sms=3,voice=1"
+TWILIO_CHANNELS = ("sms", "voice")
+TWILIO_ACCOUNT_SID = "AC" + "0" * 28 + "1022"
+TWILIO_NUMBER = "+842838221022"
+TWILIO_API_VERSION = "2010-04-01"
+SMS_PATH = "/channels/twilio/sms"
+VOICE_REPORT_PATH = "/channels/twilio/voice/report?lang=vi&tries=0"  # the action of the IVR's speech <Gather>
+SENDER_PREFIX = "+8490"  # + a 7-digit counter: one number per SMS or call
+SPOKEN_CODE = re.compile(r"(?<!\d)[1-9](?:, \d){9}(?!\d)")
 
 
 def _use_uvloop() -> str | None:
@@ -121,7 +157,7 @@ def fmt_s(value: float | None, scale: float = 1.0, spec: str = ".3f") -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# Channel drivers: how each channel's intake is posted and how its 201 names the case.
+# Channel drivers: how each channel's intake is posted and how its answer names the case.
 # --------------------------------------------------------------------------------------------------
 
 
@@ -134,12 +170,15 @@ class Request:
 
 @dataclass
 class Driver:
-    """One channel's intake over HTTP: build a request, read the tracking code from a 201."""
+    """One channel's intake over HTTP: build a request, read the tracking code from its success answer."""
 
     channel: str
     build: Callable[[Payloads, str], Request]
+    # The tracking code named by a success answer; None when the answer names none (an SMS's empty TwiML):
+    # the check then finds the case by provider id. ValueError: the answer is not what the channel promises.
     code_of: Callable[[bytes], str | None]
-    provider_id: Callable[[str], str]  # the inbound message's provider id for an Idempotency-Key
+    provider_id: Callable[[str], str]  # the inbound message's provider id, from the item's key
+    ok_status: int = 201  # the status that acknowledges the item (Twilio's webhooks answer 200 with TwiML)
 
 
 def _web_request(payloads: Payloads, key: str) -> Request:
@@ -172,21 +211,112 @@ def _open311_code(body: bytes) -> str | None:
     return data[0].get("service_request_id") if isinstance(data, list) and data else None
 
 
-def drivers(open311_key: str, open311_client_id: int) -> dict[str, Driver]:
+@dataclass(frozen=True)
+class TwilioAccount:
+    """The Twilio account the servers, the peer and the generator share; webhooks are signed for public_url."""
+
+    public_url: str  # HOTLINE_PUBLIC_URL: the first web process (delivery reports go there)
+    account_sid: str = TWILIO_ACCOUNT_SID
+    auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    number: str = TWILIO_NUMBER
+
+    def env(self, api_url: str) -> dict[str, str]:
+        """The settings that turn the Twilio channels on, with the REST API at `api_url` (the local peer)."""
+        return {"HOTLINE_TWILIO_ACCOUNT_SID": self.account_sid, "HOTLINE_TWILIO_AUTH_TOKEN": self.auth_token,
+                "HOTLINE_TWILIO_NUMBER": self.number, "HOTLINE_TWILIO_API_URL": api_url,
+                "HOTLINE_PUBLIC_URL": self.public_url}
+
+
+def twilio_sid(prefix: str, key: str) -> str:
+    """A Twilio-shaped SID (two letters, 32 hex digits) derived from the item's key: the check finds it again."""
+    return prefix + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def spoken_code(body: bytes) -> str:
+    """The tracking code the IVR reads digit by digit ("7, 9, 3, …"); ValueError when it reads none."""
+    match = SPOKEN_CODE.search(body.decode("utf-8", errors="replace"))
+    if match is None:
+        raise ValueError("the IVR's answer reads no case code")
+    return re.sub(r"\D", "", match.group(0))
+
+
+class TwilioForms:
+    """Signed, real-shaped Twilio webhooks (an incoming SMS, a spoken report) from the web channel's texts.
+
+    Each item comes from a number of its own: the same number twice within the SMS reply window would
+    join the earlier case (and a caller's acknowledgement, sent by SMS, opens that window too).
+    """
+
+    def __init__(self, account: TwilioAccount, first_sender: int = 0) -> None:
+        from channels.twilio.peer import TwilioSimulator, country_of
+
+        self.account = account
+        self.country_of = country_of
+        # Only its form builder and signer are used: the generator posts the forms itself.
+        self.sim = TwilioSimulator(account.public_url, account.public_url, account.account_sid, account.auth_token,
+                                   number=account.number)
+        self._senders = itertools.count(first_sender)
+
+    def sender(self) -> str:
+        n = next(self._senders)
+        if n >= 10**7:
+            raise ValueError("out of distinct sender numbers")
+        return f"{SENDER_PREFIX}{n:07d}"
+
+    @staticmethod
+    def _words(payloads: Payloads) -> str:
+        report = json.loads(payloads.next())
+        return f"{report['text'].rstrip('.')}. Địa chỉ: {report['address']}"
+
+    def _signed(self, path: str, form: dict[str, str]) -> Request:
+        signature = self.sim.validator.compute_signature(self.account.public_url + path, form)
+        return Request(path, urlencode(form).encode(), {"Content-Type": "application/x-www-form-urlencoded",
+                                                        "X-Twilio-Signature": signature})
+
+    def sms(self, payloads: Payloads, key: str) -> Request:
+        """An incoming SMS, every field Twilio posts (channels.twilio.peer's builder), MessageSid from the key."""
+        form = self.sim.sms_form(self.sender(), self._words(payloads), sid=twilio_sid("SM", key))
+        return self._signed(SMS_PATH, form)
+
+    def voice(self, payloads: Payloads, key: str) -> Request:
+        """The IVR's speech <Gather> answered: a call's fields, SpeechResult and Confidence, CallSid from the key.
+
+        The call's fields are those channels.twilio.peer.Call.start posts, with the call in progress.
+        """
+        caller = self.sender()
+        here, there = self.country_of(caller), self.country_of(self.account.number)
+        form = {
+            "Called": self.account.number, "ToState": "", "CallerCountry": here, "Direction": "inbound",
+            "CallerState": "", "ToZip": "", "CallSid": twilio_sid("CA", key), "To": self.account.number,
+            "CallerZip": "", "ToCountry": there, "CalledZip": "", "ApiVersion": TWILIO_API_VERSION, "CalledCity": "",
+            "CallStatus": "in-progress", "From": caller, "AccountSid": self.account.account_sid,
+            "CalledCountry": there, "CallerCity": "", "ToCity": "", "FromCountry": here, "Caller": caller,
+            "FromCity": "", "CalledState": "", "FromZip": "", "FromState": "",
+            "SpeechResult": self._words(payloads), "Confidence": f"{payloads.rng.uniform(0.80, 0.97):.8f}",
+        }
+        return self._signed(VOICE_REPORT_PATH, form)
+
+
+def drivers(open311_key: str, open311_client_id: int, twilio: TwilioForms) -> dict[str, Driver]:
     """Every channel this benchmark can post to; keys are the hub's channel names."""
     return {
         "web": Driver("web", _web_request, _web_code, lambda key: f"key:{key}"),
         "open311": Driver("open311", Open311Form(open311_key), _open311_code,
                           lambda key: f"open311:{open311_client_id}:key:{key}"),
+        # The SMS is acknowledged with an empty TwiML: the code reaches the citizen by SMS, found by MessageSid.
+        "sms": Driver("sms", twilio.sms, lambda body: None, lambda key: twilio_sid("SM", key), ok_status=200),
+        "voice": Driver("voice", twilio.voice, spoken_code, lambda key: twilio_sid("CA", key), ok_status=200),
     }
 
 
 def registered_channels() -> list[str]:
-    """The channels of the hub's outbound registry: every channel the hotline has."""
+    """The channels of the hub's outbound registry with every channel configured (a Twilio account set)."""
     from hotline.services import build_adapters
     from hotline.settings import Settings
 
-    return sorted(build_adapters(Settings(database_url="postgresql://unused", redis_url="redis://unused")))
+    return sorted(build_adapters(Settings(
+        database_url="postgresql://unused", redis_url="redis://unused", twilio_account_sid=TWILIO_ACCOUNT_SID,
+        twilio_auth_token="unused", twilio_number=TWILIO_NUMBER)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -317,6 +447,7 @@ class Sent:
     sent: float = 0.0
     done: float = 0.0
     status: int = 0
+    ok: bool = False  # answered with its channel's success status: the item is acknowledged
     code: str | None = None
     error: str | None = None
     measured: bool = False
@@ -333,6 +464,7 @@ class Run:
     wall_window: tuple[float, float] = (0.0, 0.0)  # the same moments in Unix time, for the database's clocks
     load_end: float = 0.0
     drained_after: float | None = None
+    reported_after: float | None = None  # SMS sent: every delivery report in this long after the drain
     refused: int = 0  # due while --max-in-flight requests were already waiting: never sent
 
 
@@ -383,14 +515,15 @@ async def generate(args: argparse.Namespace, bench_dsn: str, web: list[Proc], mi
             async with session.post(urls[i % len(urls)] + req.path, data=req.body, headers=req.headers) as resp:
                 item.status = resp.status
                 body = await resp.read()
-                if resp.status == 201:
+                if resp.status == driver.ok_status:
                     item.code = driver.code_of(body)
+                    item.ok = True
                 else:
                     item.error = f"HTTP {resp.status}"
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             item.error = type(e).__name__
-        except ValueError:  # a 201 whose body is not the document the channel promises
-            item.error = "unreadable 201"
+        except ValueError:  # a success whose body is not the document the channel promises
+            item.error = f"unreadable {item.status}"
         finally:
             item.done = now()
             in_flight -= 1
@@ -414,10 +547,10 @@ async def generate(args: argparse.Namespace, bench_dsn: str, web: list[Proc], mi
                 next_rss += args.rss_every
             if t - last_print >= args.progress_every and t < t0 + args.warmup + args.seconds + 1:
                 done = [x for x in run.items if x.done]
-                ok = sum(1 for x in done if x.status == 201)
+                ok = sum(1 for x in done if x.ok)
                 lag = percentile([x.sent - x.due for x in run.items[-int(args.rate * args.progress_every):]
                                   if x.sent], 0.99)
-                print(f"  t={t - t0:6.1f}s due={len(run.items):7d} answered={len(done):7d} 201={ok:7d}"
+                print(f"  t={t - t0:6.1f}s due={len(run.items):7d} answered={len(done):7d} ok={ok:7d}"
                       f" errors={len(done) - ok:5d} in-flight={in_flight:5d} waiting cases={cases:6d}"
                       f" outbox={outbox:6d} send lag p99={fmt_s(lag, 1000, '.1f')}ms", flush=True)
                 last_print = t
@@ -460,6 +593,15 @@ async def generate(args: argparse.Namespace, bench_dsn: str, web: list[Proc], mi
                 run.drained_after = now() - t0 - run.load_end
                 break
             await asyncio.sleep(0.2)
+        # An SMS counts once Twilio took it (sent); its delivery report follows from the peer: wait for them.
+        if run.drained_after is not None and any(d.channel in TWILIO_CHANNELS for d, _ in mix):
+            drained = now()
+            while now() < drained + REPORTS_WAIT:
+                if not await conn.fetchval("SELECT count(*) FROM messages WHERE direction = 'out' AND channel = 'sms'"
+                                           " AND status = 'sent'"):
+                    run.reported_after = now() - drained
+                    break
+                await asyncio.sleep(0.2)
     finally:
         stop_watch.set()
         watcher.cancel()
@@ -485,6 +627,7 @@ class Verdict:
     processed: list[float] = field(default_factory=list)
     acked: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
+    ack_statuses: Counter = field(default_factory=Counter)  # (the case's channel, its acknowledgement's status)
     processed_in_window: int = 0  # cases processed, and acknowledgements sent, during the measured window
     sent_in_window: int = 0
 
@@ -493,23 +636,24 @@ class Verdict:
 
 
 async def check(bench_dsn: str, run: Run, by_channel: dict[str, Driver]) -> Verdict:
-    """Every 201: one case, one acknowledgement, sent; nothing queued or sending; latencies of the window."""
+    """Every acknowledged item: one case, one acknowledgement, sent; nothing queued or sending; latencies."""
     import asyncpg
 
     verdict = Verdict()
     conn = await asyncpg.connect(bench_dsn)
     try:
-        inbound: dict[str, list[asyncpg.Record]] = {}
+        inbound: dict[tuple[str, str], list[asyncpg.Record]] = {}
         for r in await conn.fetch(
-                "SELECT m.provider_message_id AS pid, c.id, c.tracking_code, c.processed_at, c.status,"
+                "SELECT m.channel, m.provider_message_id AS pid, c.id, c.tracking_code, c.processed_at, c.status,"
                 " extract(epoch FROM c.processed_at - c.created_at) AS processed_s"
                 " FROM messages m JOIN cases c ON c.id = m.case_id WHERE m.direction = 'in'"):
-            inbound.setdefault(r["pid"], []).append(r)
+            inbound.setdefault((r["channel"], r["pid"]), []).append(r)
         acks: dict[int, list[asyncpg.Record]] = {}
         for r in await conn.fetch(
-                "SELECT m.case_id, m.status, extract(epoch FROM m.sent_at - c.created_at) AS sent_s"
+                "SELECT m.case_id, m.status, c.channel, extract(epoch FROM m.sent_at - c.created_at) AS sent_s"
                 " FROM messages m JOIN cases c ON c.id = m.case_id WHERE m.direction = 'out' AND m.kind = 'ack'"):
             acks.setdefault(r["case_id"], []).append(r)
+            verdict.ack_statuses[(r["channel"], r["status"])] += 1
         stuck = await conn.fetch("SELECT status, count(*) AS n FROM messages WHERE direction = 'out'"
                                  " AND status IN ('queued', 'sending') GROUP BY status")
         unprocessed = await conn.fetchval("SELECT count(*) FROM cases WHERE processed_at IS NULL")
@@ -525,20 +669,21 @@ async def check(bench_dsn: str, run: Run, by_channel: dict[str, Driver]) -> Verd
     finally:
         await conn.close()
 
-    acknowledged = [x for x in run.items if x.status == 201]
-    codes_seen: Counter = Counter(x.code for x in acknowledged)
+    acknowledged = [x for x in run.items if x.ok]
+    codes_seen: Counter = Counter(x.code for x in acknowledged if x.code is not None)
     for code, n in codes_seen.items():
         if n > 1:
             verdict.fail("one tracking code answered for several distinct items", f"{code} x{n}")
     for x in acknowledged:
-        rows = inbound.get(by_channel[x.channel].provider_id(x.key), [])
+        # Found by provider id: an SMS's answer names no case, and an answer's code is checked against it.
+        rows = inbound.get((x.channel, by_channel[x.channel].provider_id(x.key)), [])
         case_ids = {r["id"] for r in rows}
         if len(case_ids) != 1:
             verdict.fail("acknowledged item without exactly one case", f"{x.key}: {len(case_ids)} case(s)")
             continue
         case = rows[0]
-        if case["tracking_code"] != x.code:
-            verdict.fail("201 named another case", f"{x.key}")
+        if x.code is not None and case["tracking_code"] != x.code:
+            verdict.fail("the answer named another case", f"{x.key}")
         if case["processed_at"] is None:
             verdict.fail("acknowledged item never processed", f"case {case['id']}")
         case_acks = acks.get(case["id"], [])
@@ -566,7 +711,7 @@ async def check(bench_dsn: str, run: Run, by_channel: dict[str, Driver]) -> Verd
 
 def print_report(args: argparse.Namespace, run: Run, verdict: Verdict) -> bool:
     measured = [x for x in run.items if x.measured]
-    ok = [x for x in measured if x.status == 201]
+    ok = [x for x in measured if x.ok]
     window = run.window[1] - run.window[0]
     issued = [x for x in measured if x.sent and not (x.error or "").startswith("not sent")]
     lags = [x.sent - x.due for x in issued]
@@ -574,7 +719,7 @@ def print_report(args: argparse.Namespace, run: Run, verdict: Verdict) -> bool:
     issued_rate = len(issued) / window if window else 0.0
     print()
     print(f"measured window: {window:.0f} s, {len(measured)} requests due ({len(measured) / window:.1f}/s),"
-          f" {len(ok)} answered 201 ({len(ok) / window:.1f}/s)")
+          f" {len(ok)} acknowledged ({len(ok) / window:.1f}/s; 201, or 200 with TwiML for Twilio's webhooks)")
     if issued_rate < 0.99 * args.rate:
         verdict_text = f"could NOT keep the rate: the numbers describe {issued_rate:.0f}/s, not {args.rate:g}/s"
     elif lag_p99 is None or lag_p99 > LAG_LIMIT:
@@ -607,6 +752,16 @@ def print_report(args: argparse.Namespace, run: Run, verdict: Verdict) -> bool:
         print("stored but not acknowledged (the answer was lost, e.g. a client timeout):"
               f" {verdict.stored_unacknowledged}")
     print("cases by status: " + ", ".join(f"{k} {v}" for k, v in sorted(verdict.statuses.items())))
+    by_channel: dict[str, list[str]] = {}
+    for (channel, status), n in sorted(verdict.ack_statuses.items()):
+        by_channel.setdefault(channel, []).append(f"{status} {n}")
+    print("acknowledgements by the case's channel: " + "; ".join(f"{c} {', '.join(v)}" for c, v in by_channel.items())
+          + (" (sms and voice: sent by SMS through the Twilio peer; delivered once its delivery report came back)"
+             if any(c in TWILIO_CHANNELS for c in by_channel) else ""))
+    if any(x.channel in TWILIO_CHANNELS for x in run.items) and run.drained_after is not None:
+        print("delivery reports: " + (f"all in {run.reported_after:.1f} s after the drain (no SMS left at 'sent')"
+                                      if run.reported_after is not None else
+                                      f"some SMS still only 'sent' {REPORTS_WAIT:g} s after the drain"))
 
     in_window = [b for b in run.backlog if b[0] <= run.load_end]
     peak_cases = max((b[1] for b in in_window), default=0)
@@ -628,7 +783,7 @@ def print_report(args: argparse.Namespace, run: Run, verdict: Verdict) -> bool:
             parts.append(f"{kind} {per(secs):.2f}")
             if kind == "worker" and verdict.processed_in_window:
                 parts[-1] += f" ({secs * 1000 / verdict.processed_in_window:.2f} per case processed in the window)"
-        for kind in ("postgres", "redis", "generator"):
+        for kind in ("twilio-peer", "postgres", "redis", "generator"):
             if kind in cpu:
                 parts.append(f"{kind} {per(cpu[kind]):.2f}")
         busy = cpu["machine_busy"] / cpu["machine_total"] if cpu.get("machine_total") else None
@@ -655,7 +810,7 @@ def print_report(args: argparse.Namespace, run: Run, verdict: Verdict) -> bool:
     print()
     passed = not verdict.problems
     if passed:
-        print(f"checks: every acknowledged item ({len([x for x in run.items if x.status == 201])}) has exactly one"
+        print(f"checks: every acknowledged item ({len([x for x in run.items if x.ok])}) has exactly one"
               " case and exactly one acknowledgement, sent; no message queued or sending: OK")
     else:
         print("checks: FAILED")
@@ -800,6 +955,26 @@ async def wait_web(proc: Proc, timeout: float) -> None:
     raise RuntimeError(f"{proc.name} not ready after {timeout:.0f} s ({last}):\n{tail(proc.log_path)}")
 
 
+async def wait_peer(proc: Proc, timeout: float) -> None:
+    """Ready when the Twilio peer answers HTTP (any answer: it refuses requests without the account's auth)."""
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session:
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log_path)}")
+            try:
+                async with session.get(f"http://{HOST}:{proc.port}/{TWILIO_API_VERSION}/Accounts.json") as resp:
+                    await resp.read()
+                    return
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                last = type(e).__name__
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"{proc.name} not ready after {timeout:.0f} s ({last}):\n{tail(proc.log_path)}")
+
+
 async def wait_workers(bench_dsn: str, workers: list[Proc], timeout: float) -> None:
     """Ready when every worker holds its LISTEN connection (it has loaded its models by then)."""
     import asyncpg
@@ -821,6 +996,16 @@ async def wait_workers(bench_dsn: str, workers: list[Proc], timeout: float) -> N
             await asyncio.sleep(0.25)
     finally:
         await conn.close()
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free ports on the loopback."""
+    ports: list[int] = []
+    while len(ports) < n:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
 
 
 def parse_mix(text: str, available: dict[str, Driver]) -> list[tuple[Driver, float]]:
@@ -870,10 +1055,17 @@ def orchestrate(args: argparse.Namespace) -> int:
             finally:
                 await conn.close()
 
-        available = drivers(api_key, asyncio.run(client_id()))
+        ports = free_ports(args.web + 1)  # the web processes', then the Twilio peer's
+        account = TwilioAccount(public_url=f"http://{HOST}:{ports[0]}")
+        available = drivers(api_key, asyncio.run(client_id()), TwilioForms(account))
         channels = registered_channels()
         undriven = [c for c in channels if c not in available]
         mix = parse_mix(args.mix, available)
+        unmixed = [c for c in channels if c in available and c not in {d.channel for d, _ in mix}]
+        twilio_on = any(d.channel in TWILIO_CHANNELS for d, _ in mix)
+        peer_url = f"http://{HOST}:{ports[-1]}"
+        if twilio_on:
+            env.update(account.env(peer_url))
 
         print(f"load benchmark: {args.rate:g} reports/s for {args.warmup:g} s warm-up + {args.seconds:g} s measured,"
               f" {args.web} web + {args.workers} worker process(es), open-loop")
@@ -886,23 +1078,31 @@ def orchestrate(args: argparse.Namespace) -> int:
         print(f"database: PostgreSQL {pg_version}, throw-away database {db_name} on {redact(server_dsn)};"
               f" redis {redact(redis_url)} (queue {queue})")
         print(f"channels: {', '.join(f'{d.channel} {w:g}' for d, w in mix)} (weights);"
-              f" hub channels: {', '.join(channels)}"
-              + (f"; NOT driven (no driver in bench/load.py): {', '.join(undriven)}" if undriven else ""))
+              f" hub channels (Twilio configured): {', '.join(channels)}"
+              + (f"; NOT driven (no driver in bench/load.py): {', '.join(undriven)}" if undriven else "")
+              + (f"; NOT in this mix: {', '.join(unmixed)}" if unmixed else ""))
+        if twilio_on:
+            print(f"twilio: the local peer (hotline twilio peer) on {peer_url} answers the REST API and posts signed"
+                  f" delivery reports to {account.public_url}; one sender number per SMS or call")
         print(f"settings: db pool {args.pool} per process"
               + (", " + ", ".join(args.set) if args.set else "") + (f"; profiling into {profile_dir}" if profile_dir
                                                                      else ""))
 
-        for i in range(args.web):
-            port = free_port()
+        if twilio_on:  # started first: the workers send to it as soon as they run
+            procs.append(spawn("twilio-peer", ["twilio", "peer", "--host", HOST, "--port", str(ports[-1])], env, tmp,
+                               port=ports[-1]))
+        for i, port in enumerate(ports[:args.web]):
             procs.append(spawn(f"web-{i + 1}", ["serve", "--no-worker", "--host", HOST, "--port", str(port)], env, tmp,
                                port=port, profile_dir=profile_dir))
         for i in range(args.workers):
             procs.append(spawn(f"worker-{i + 1}", ["worker"], env, tmp, profile_dir=profile_dir))
         web = [p for p in procs if p.name.startswith("web-")]
         workers = [p for p in procs if p.name.startswith("worker-")]
+        peers = [p for p in procs if p.name == "twilio-peer"]
 
         async def ready() -> None:
             await asyncio.gather(*(wait_web(p, args.startup_timeout) for p in web),
+                                 *(wait_peer(p, args.startup_timeout) for p in peers),
                                  wait_workers(bench_dsn, workers, args.startup_timeout))
 
         started = time.monotonic()
@@ -966,7 +1166,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=5.0, help="seconds of load before the measured window (default 5)")
     p.add_argument("--web", type=int, default=1, help="hotline serve --no-worker processes (default 1)")
     p.add_argument("--workers", type=int, default=1, help="hotline worker processes (default 1)")
-    p.add_argument("--mix", default="web=4,open311=1", help="channels and their weights (default web=4,open311=1)")
+    p.add_argument("--mix", default=DEFAULT_MIX, help=f"channels and their weights (default {DEFAULT_MIX})")
     p.add_argument("--pool", type=int, default=10, help="database connections per process (default 10)")
     p.add_argument("--set", action="append", default=[], metavar="HOTLINE_X=V",
                    help="an environment setting for every server and worker (repeatable)")
