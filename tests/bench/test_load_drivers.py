@@ -37,11 +37,13 @@ def test_spoken_code_reads_the_code_the_ivr_says(settings: Settings) -> None:
         raise AssertionError("a menu that reads no code gave one")
 
 
-def test_every_registered_channel_has_a_driver_in_the_default_mix() -> None:
+def test_the_default_mix_drives_every_registered_channel_with_a_driver() -> None:
     forms = load.TwilioForms(load.TwilioAccount(public_url=PUBLIC))
     available = load.drivers("key", 1, forms)
+    registered = set(load.registered_channels())
     mixed = {driver.channel for driver, _ in load.parse_mix(load.DEFAULT_MIX, available)}
-    assert set(load.registered_channels()) == {"web", "open311", "sms", "voice"} == mixed
+    assert {"web", "open311", "sms", "voice"} <= registered
+    assert mixed == registered & set(available) == {"web", "open311", "sms", "voice"}
 
 
 async def test_sms_and_voice_items_each_open_their_own_case(aiohttp_client, settings: Settings,
