@@ -115,6 +115,12 @@ def install() -> None:
 
     scrubbing_factory.scrubs_personal_data = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(scrubbing_factory)
+    # Provider libraries that log every request at INFO (twilio: a dozen lines per SMS) say only problems.
+    for chatty in QUIET_LIBRARIES:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+QUIET_LIBRARIES = ("twilio", "httpx", "telegram.ext", "aiosmtpd", "mail.log")
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

@@ -12,8 +12,6 @@ CREATE INDEX messages_external ON messages (channel, external_id) WHERE external
 -- The reply window: our last message to an address on a channel.
 CREATE INDEX messages_out_recipient ON messages (channel, recipient, id DESC)
     WHERE direction = 'out' AND recipient IS NOT NULL;
--- Which cases a sender wrote on (a quoted code joins only the sender's own case).
-CREATE INDEX messages_in_sender ON messages (channel, sender, case_id) WHERE direction = 'in' AND sender IS NOT NULL;
 
 -- An address that asked for no more messages on a channel (SMS STOP); START removes it.
 CREATE TABLE contact_opt_outs (
