@@ -520,6 +520,76 @@ def cmd_twilio_simulate_call(args: argparse.Namespace) -> int:
     return 0
 
 
+def _telegram_bot(settings: Settings) -> bool:
+    if settings.telegram_enabled:
+        return True
+    print("error: set HOTLINE_TELEGRAM_TOKEN (the bot's token from @BotFather)", file=sys.stderr)
+    return False
+
+
+def cmd_telegram_set_webhook(args: argparse.Namespace) -> int:
+    from telegram.error import TelegramError
+
+    from channels.telegram import polling
+    from channels.telegram.adapter import TelegramAdapter
+
+    settings = Settings()
+    if not _telegram_bot(settings):
+        return 2
+    url = args.url or polling.webhook_url(settings)
+
+    async def run() -> None:
+        adapter = TelegramAdapter(settings)
+        try:
+            await polling.set_webhook(adapter, url, settings.telegram_secret)
+        finally:
+            await adapter.close()
+
+    try:
+        asyncio.run(run())
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except TelegramError as e:
+        print(f"error: Telegram refused the webhook: {e}", file=sys.stderr)
+        return 1
+    print(f"webhook set: {url} (updates: {', '.join(polling.ALLOWED_UPDATES)})")
+    return 0
+
+
+def cmd_telegram_poll(args: argparse.Namespace) -> int:
+    import signal
+
+    from channels.telegram.polling import Poller
+    from hotline.db import create_pool, migrate
+    from hotline.services import Services
+
+    if not _telegram_bot(Settings()):
+        return 2
+    args.needs_redis = True
+    settings = _settings(args)
+
+    async def run() -> None:
+        pool = await create_pool(settings.database_url or "", min_size=1, max_size=2, keepalives=settings.db_keepalives)
+        try:
+            await migrate(pool)
+        finally:
+            await pool.close()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        services = await Services.start(settings, processing=False)
+        try:
+            print("polling Telegram for updates (a worker processes them: `hotline serve` or `hotline worker`);"
+                  " Ctrl-C stops", flush=True)
+            await Poller(services, timeout=args.timeout).run(stop)
+        finally:
+            await services.close()
+
+    asyncio.run(run())
+    return 0
+
+
 def _use_uvloop() -> None:
     try:
         import uvloop
@@ -636,6 +706,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", required=True, help="the caller's number, E.164 (+849...)")
     p.add_argument("--url", help="where the hotline listens (default: its public URL)")
     p.set_defaults(func=cmd_twilio_simulate_call)
+
+    telegram = sub.add_parser("telegram", help="the Telegram bot: register its webhook, or poll without a public URL"
+                              ).add_subparsers(dest="telegram_command", required=True)
+    p = telegram.add_parser("set-webhook", help="point Telegram at this hotline's webhook, with the secret")
+    p.add_argument("--url", help="the webhook URL (default: the public URL + /channels/telegram/webhook)")
+    p.set_defaults(func=cmd_telegram_set_webhook)
+    p = telegram.add_parser("poll", help="take updates by long polling (removes the webhook) until stopped")
+    p.add_argument("--timeout", type=int, default=30, help="seconds each poll waits for an update (default 30)")
+    p.set_defaults(func=cmd_telegram_poll)
     return parser
 
 

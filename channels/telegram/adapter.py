@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 # Telegram takes 4,096 characters a message; longer texts go as several, the buttons under the last.
 MAX_TEXT = 4000
 _CHAT_ID = re.compile(r"^-?\d{1,20}$")
-_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
+# In an API or file URL, whatever follows /bot up to the next slash is the token (its colon may be escaped,
+# its digits already masked as a phone number).
+_TOKEN = re.compile(r'/bot[^/\s"]+')
 # File paths Telegram gives that the standard table does not know (voice notes are .oga).
 _TYPES = {".oga": "audio/ogg", ".ogg": "audio/ogg", ".jpg": "image/jpeg", ".webp": "image/webp",
           ".mp4": "video/mp4", ".m4a": "audio/mp4", ".mp3": "audio/mpeg"}
@@ -50,7 +52,7 @@ class _HideToken(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if _TOKEN.search(message):
-            record.msg, record.args = _TOKEN.sub("bot<token>", message), ()
+            record.msg, record.args = _TOKEN.sub("/bot<token>", message), ()
         return True
 
 

@@ -210,6 +210,7 @@ class TelegramPeer:
         if self.webhook is None:
             async with self._arrived:
                 self._updates.append(update)
+                self._updates.sort(key=lambda u: u["update_id"])  # Telegram serves them in order
                 self._arrived.notify_all()
             return None
         return await self.post_to_webhook(update)
