@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from casework import actions, codes, conversation
-from casework.models import Actor, Role
+from casework.models import Actor, Role, Status
 from channels.telegram import texts
 from hotline import pipeline
 from tests.channels.telegram.conftest import CHAT, SECRET, post, text_update, update
@@ -207,6 +207,21 @@ async def test_a_retried_button_is_done_once_and_a_stranger_cannot_rate(bot, poo
     await bot.push(stranger)
     assert bot.peer.callback_answers[-1]["text"] == texts.RATED["not_found"]["vi"]
     assert (await cases(pool))[0]["status"] == "answered"
+
+
+async def test_staff_replies_and_status_changes_reach_the_chat(bot, pool, units):
+    await bot.push(update("text"))
+    await acknowledge(bot)
+    [case] = await cases(pool)
+    await actions.change_status(pool, case["id"], Status.FORWARDED, AGENT, department=units[0], now=bot.clock())
+    await actions.change_status(pool, case["id"], Status.IN_PROGRESS, AGENT, now=bot.clock())
+    await actions.reply(pool, case["id"], AGENT, "Đội điện đang trên đường tới.", now=bot.clock())
+    await pipeline.send_pending(bot.worker)
+    texts_sent = [m.text for m in bot.peer.sent_to(CHAT)]
+    display = codes.display(case["tracking_code"])
+    assert texts_sent[1:] == [f"1022: Hồ sơ {display} đã được đơn vị tiếp nhận và đang xử lý.",
+                              "Đội điện đang trên đường tới."]
+    assert all(m.buttons() == [] for m in bot.peer.sent_to(CHAT))  # no rating before the answer
 
 
 # Commands
