@@ -505,7 +505,8 @@ async def _fetch_one(services: Services, row: asyncpg.Record) -> None:
 
 
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp",
-               "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3", "video/mp4": ".mp4",
+               "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/mpeg": ".mp3", "audio/ogg": ".ogg",
+               "audio/mp4": ".m4a", "video/mp4": ".mp4", "video/quicktime": ".mov",
                "application/pdf": ".pdf", "text/plain": ".txt"}
 
 
