@@ -153,15 +153,28 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
             except OSError:
                 await services.close()
                 raise
+        mail_listener = None
+        if settings.smtp_listen:  # mail delivered straight to us; an inner worker leaves the port to us
+            from channels.email.inbound import start_smtp_listener
+
+            try:
+                mail_listener = await start_smtp_listener(services)
+            except OSError:
+                if metrics_runner is not None:
+                    await metrics_runner.cleanup()
+                await services.close()
+                raise
         worker_task = None
         worker = None
         if with_worker:
             from hotline.worker import build_worker
 
-            worker = build_worker(settings, services)
+            worker = build_worker(settings, services, smtp_listener=False)
             app[WORKER] = worker
             worker_task = asyncio.create_task(worker.async_run())
         yield
+        if mail_listener is not None:
+            await mail_listener.close()
         if worker is not None and worker_task is not None:
             await worker.close()
             worker_task.cancel()

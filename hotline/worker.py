@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # Advisory lock keys of the chores: one worker at a time runs each.
 _SWEEP_LOCK = 1022_0001
 _ESCALATE_LOCK = 1022_0002
+_IMAP_LOCK = 1022_0003
 ESCALATE_EVERY_SECONDS = 60
 _MAX_BACKOFF_SECONDS = 30.0
 # The loops /healthz watches; the heartbeat is judged by its row's age instead.
@@ -169,7 +170,7 @@ class HotlineWorker:
 
     def __init__(self, settings: Settings, services: Services | None = None, *, burst: bool = False,
                  poll_delay: float | None = None, handle_signals: bool = False,
-                 max_backoff: float = _MAX_BACKOFF_SECONDS, **arq_options: Any) -> None:
+                 max_backoff: float = _MAX_BACKOFF_SECONDS, smtp_listener: bool = True, **arq_options: Any) -> None:
         self.settings = settings
         self.services = services
         self._owned = services is None
@@ -183,6 +184,8 @@ class HotlineWorker:
         self._listener: asyncpg.Connection | None = None
         self._arq: Worker | None = None
         self.max_backoff = max_backoff
+        # The SMTP listener runs here when HOTLINE_SMTP_LISTEN is set, unless the web app around us runs it.
+        self.smtp_listener = smtp_listener
         # When each loop last finished a round, and the kind of each failing loop's last error: /healthz
         # reads these, and the heartbeat writes them for every other process to read.
         self.beats: dict[str, datetime] = {}
@@ -233,6 +236,10 @@ class HotlineWorker:
             asyncio.create_task(self._forever("chores", self._chores), name="worker-chores"),
             asyncio.create_task(self._forever("arq", self._arq_run), name="worker-arq"),
         ]
+        if self.settings.imap_url:
+            self._tasks.append(asyncio.create_task(self._forever("imap", self._imap_loop), name="worker-imap"))
+        if self.settings.smtp_listen and self.smtp_listener:
+            self._tasks.append(asyncio.create_task(self._forever("smtp", self._smtp_listen), name="worker-smtp"))
         log.info("worker started")
         await self._stopping.wait()
         await self._stop_tasks()
@@ -396,6 +403,25 @@ class HotlineWorker:
             ticks += 1
             self._beat("chores")
             await self._sleep(self.settings.sweep_interval_seconds)
+
+    async def _imap_loop(self) -> None:
+        """Poll the mailbox of HOTLINE_IMAP_URL every imap_poll_seconds, one worker at a time."""
+        from channels.email.inbound import poll_imap
+
+        while not self._stopping.is_set():
+            await self._exclusively(_IMAP_LOCK, lambda: poll_imap(self.services))
+            self._beat("imap")
+            await self._sleep(self.settings.imap_poll_seconds)
+
+    async def _smtp_listen(self) -> None:
+        """The SMTP listener on HOTLINE_SMTP_LISTEN while the worker runs (a port in use: tried again later)."""
+        from channels.email.inbound import start_smtp_listener
+
+        listener = await start_smtp_listener(self.services)
+        try:
+            await self._stopping.wait()
+        finally:
+            await listener.close()
 
     async def _exclusively(self, key: int, chore: Callable[[], Awaitable[Any]]) -> None:
         async with self.services.pool.acquire() as conn, db.exclusive(conn, key) as held:

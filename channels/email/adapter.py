@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -28,6 +29,10 @@ FOOTER = {
     "vi": "Trả lời thư này (giữ nguyên tiêu đề) để bổ sung thông tin cho hồ sơ.",
     "en": "Reply to this mail (keep the subject) to add to your case.",
 }
+# How mail goes on the wire. Headers are not folded below 998 octets (RFC 5322's limit): CPython's folding of
+# encoded words drops the space between two of them ("Cập nhật hồ sơ" arrives as "Cập nhậthồ sơ"). The body
+# is quoted-printable, wrapped at 76, whatever the relay's 8BITMIME.
+WIRE = policy.SMTP.clone(max_line_length=998)
 # RFC 3834: what a program sends on its own says so, and asks Exchange not to answer it with an out-of-office.
 AUTO_SUBMITTED = {"ack": "auto-replied", "notice": "auto-generated"}
 
@@ -103,9 +108,14 @@ def build_mail(message: OutboundMessage, mail_from: str, *, now: Any) -> EmailMe
     if message.kind in AUTO_SUBMITTED:
         mail["Auto-Submitted"] = AUTO_SUBMITTED[message.kind]
         mail["X-Auto-Response-Suppress"] = "All"
-    mail.set_content(f"{message.text}\n\n-- \n{FOOTER[locale]}\n")
+    mail.set_content(f"{message.text.rstrip()}\n\n-- \n{FOOTER[locale]}\n", cte="quoted-printable")
     mail["Content-Language"] = locale  # after set_content, which drops every Content-* header
     return mail
+
+
+def wire_bytes(mail: EmailMessage) -> bytes:
+    """The mail as it goes to the SMTP server."""
+    return mail.as_bytes(policy=WIRE)
 
 
 def send_error(error: Exception) -> TransientSendError | PermanentSendError:
@@ -169,7 +179,7 @@ class EmailAdapter:
         assert sender is not None  # build_mail checked it
         try:
             await aiosmtplib.send(
-                mail, sender=sender, recipients=[message.recipient], hostname=target.host, port=target.port,
+                wire_bytes(mail), sender=sender, recipients=[message.recipient], hostname=target.host, port=target.port,
                 username=target.username, password=target.password, use_tls=target.use_tls,
                 start_tls=target.start_tls, local_hostname=sender.rpartition("@")[2],
                 timeout=SEND_TIMEOUT_SECONDS,

@@ -152,6 +152,13 @@ async def over_rate_limit(services: Any, sender: str, provider_id: str) -> bool:
     return int(count) > services.settings.mail_rate_limit_per_hour
 
 
+def quiet_libraries() -> None:
+    """Keep the mail libraries' chatter out of the log: aiosmtpd logs envelope addresses at INFO, aioimaplib
+    every line it sends and receives (whole mails) at DEBUG."""
+    for name in ("mail.log", "aioimaplib", "aioimaplib.aioimaplib"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 # The SMTP listener ---------------------------------------------------------------------------------------------
 
 class _Session(SMTP):
@@ -227,8 +234,7 @@ class SmtpListener:
 
     async def start(self) -> None:
         host, port = split_listen(self.listen)
-        # aiosmtpd logs envelope addresses at INFO: a citizen's address is not for the log.
-        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        quiet_libraries()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._session, host, port, reuse_port=hasattr(socket, "SO_REUSEPORT"))
         log.info("SMTP listener on %s:%s%s", host, self.port,
@@ -317,6 +323,7 @@ async def poll_imap(services: Any) -> int:
     """
     settings = services.settings
     target = imap_target(settings.imap_url)
+    quiet_libraries()
     context = ssl.create_default_context() if target.tls else None
     client = aioimaplib.IMAP4_SSL(target.host, target.port, timeout=IMAP_TIMEOUT_SECONDS, ssl_context=context) \
         if target.tls else aioimaplib.IMAP4(target.host, target.port, timeout=IMAP_TIMEOUT_SECONDS)

@@ -7,7 +7,6 @@ import asyncio
 import hashlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -137,9 +136,11 @@ async def listener(services: Services) -> AsyncIterator[SmtpListener]:
 
 
 async def deliver(port: int, raw: bytes, *, mail_from: str = CITIZEN, to: str = HOTLINE) -> tuple[dict, str]:
-    """Hand a mail to an SMTP server on loopback as a sending server would."""
-    return await aiosmtplib.send(raw, sender=mail_from, recipients=[to], hostname="127.0.0.1", port=port,
-                                 timeout=10, start_tls=False, local_hostname="mx.example.test")
+    """Hand a mail to an SMTP server on loopback as a sending server would ("" sends MAIL FROM:<>)."""
+    smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=10, start_tls=False,
+                           local_hostname="mx.example.test")
+    async with smtp:
+        return await smtp.sendmail(mail_from, [to], raw)
 
 
 async def drain(services: Services) -> None:
@@ -220,27 +221,27 @@ def dovecot() -> Iterator[Imap]:
     (home / "home" / IMAP_USER).mkdir(parents=True)
     shutil.chown(home / "home", "nobody", "nogroup")
     shutil.chown(home / "home" / IMAP_USER, "nobody", "nogroup")
-    subprocess.run([DOVECOT, "-c", str(home / "dovecot.conf")], check=True)
-    pid = int((home / "run" / "master.pid").read_text())
+    # In the foreground (-F): the process is ours to stop, by its own id.
+    server = subprocess.Popen([DOVECOT, "-F", "-c", str(home / "dovecot.conf")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while True:
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
                     break
-            if time.monotonic() > deadline:
-                raise RuntimeError("dovecot did not start: " + (home / "dovecot.log").read_text()[-2000:])
+            if time.monotonic() > deadline or server.poll() is not None:
+                log = home / "dovecot.log"
+                raise RuntimeError("dovecot did not start: " + (log.read_text()[-2000:] if log.exists() else ""))
             time.sleep(0.05)
         yield Imap(port, IMAP_USER, IMAP_PASSWORD)
     finally:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -4,12 +4,13 @@ against a local SMTP server."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 
 import aiosmtplib
 import pytest
 
 from channels.base import OutboundMessage, PermanentSendError, TransientSendError
-from channels.email.adapter import EmailAdapter, SmtpTarget, build_mail, send_error, smtp_target
+from channels.email.adapter import EmailAdapter, SmtpTarget, build_mail, send_error, smtp_target, wire_bytes
 from channels.email.inbound import handle
 from hotline import pipeline
 from tests.channels.email.conftest import CITIZEN, HOTLINE, MAIL_FROM, eml, free_port
@@ -36,9 +37,12 @@ def test_smtp_urls_read_as_their_targets():
 
 def test_an_acknowledgement_carries_the_code_the_thread_and_says_it_is_automatic():
     mail = build_mail(outbound(), MAIL_FROM, now=NOW)
-    raw = bytes(mail)
-    assert mail["Subject"] == "[1022] Hồ sơ 123 456 789 4: Đã tiếp nhận phản ánh"
-    assert b"Subject: [1022] =?utf-8?" in raw  # RFC 2047 on the wire
+    raw = wire_bytes(mail)
+    encoded = b"SOG7kyBzxqEgMTIzIDQ1NiA3ODkgNDogxJDDoyB0aeG6v3Agbmjhuq1uIHBo4bqjbiDDoW5o"
+    assert b"\r\nSubject: [1022] =?utf-8?b?" + encoded + b"?=\r\n" in raw  # RFC 2047 on the wire, one line
+    again = message_from_bytes(raw, policy=policy.default)  # as the citizen's mail program reads it
+    assert again["Subject"] == "[1022] Hồ sơ 123 456 789 4: Đã tiếp nhận phản ánh"
+    assert mail["Subject"] == again["Subject"]
     assert mail["From"] == '"1022 TP.HCM" <tiepnhan@hotline.test>' and mail["To"] == CITIZEN
     assert mail["Message-ID"] == f"<hotline-42.{CODE}@hotline.test>"
     assert mail["In-Reply-To"] == mail["References"] == f"<case-{CODE}@hotline.test>"
@@ -49,6 +53,18 @@ def test_an_acknowledgement_carries_the_code_the_thread_and_says_it_is_automatic
     assert mail.get_content() == (
         "Đường dây nóng 1022 đã tiếp nhận.\n\n-- \n"
         "Trả lời thư này (giữ nguyên tiêu đề) để bổ sung thông tin cho hồ sơ.\n")
+
+
+def test_a_long_subject_keeps_its_spaces_on_the_wire():
+    # CPython folds long encoded headers and loses the space between two encoded words: we do not fold.
+    for kind in ("ack", "reply", "notice"):
+        sender = "Đường dây nóng 1022 TP.HCM <x@hotline.test>"
+        raw = wire_bytes(build_mail(outbound(kind=kind, message_id=2**62), sender, now=NOW))
+        again = message_from_bytes(raw, policy=policy.default)
+        assert again["Subject"].endswith({"ack": "Đã tiếp nhận phản ánh", "reply": "Trả lời phản ánh",
+                                          "notice": "Cập nhật hồ sơ"}[kind])
+        assert again["From"].addresses[0].display_name == "Đường dây nóng 1022 TP.HCM"
+        assert again.get_content().startswith("Đường dây nóng 1022 đã tiếp nhận.")
 
 
 def test_an_agent_reply_is_no_automatic_mail_and_english_cases_get_english_subjects():
