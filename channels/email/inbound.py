@@ -12,6 +12,7 @@ is one message, found again by its Message-ID.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import logging
@@ -311,8 +312,30 @@ def _ok(response: Any, what: str) -> Any:
     return response
 
 
-def _quote(mailbox: str) -> str:
-    return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _quote(value: str) -> str:
+    """An IMAP quoted string."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def mailbox_name(name: str) -> str:
+    """A mailbox name in IMAP's modified UTF-7 (RFC 3501 5.1.3): "Phản ánh" → "Ph&HqM-n &AOE-nh"."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            encoded = base64.b64encode("".join(pending).encode("utf-16-be")).decode().rstrip("=")
+            out.append("&" + encoded.replace("/", ",") + "-")
+            pending.clear()
+
+    for ch in name:
+        if 0x20 <= ord(ch) <= 0x7E:
+            flush()
+            out.append("&-" if ch == "&" else ch)
+        else:
+            pending.append(ch)
+    flush()
+    return "".join(out)
 
 
 async def poll_imap(services: Any) -> int:
@@ -330,8 +353,8 @@ async def poll_imap(services: Any) -> int:
     taken = 0
     try:
         await client.wait_hello_from_server()
-        _ok(await client.login(target.user, target.password), "LOGIN")
-        selected = _ok(await client.select(_quote(target.mailbox)), "SELECT")
+        _ok(await client.login(_quote(target.user), target.password), "LOGIN")
+        selected = _ok(await client.select(_quote(mailbox_name(target.mailbox))), "SELECT")
         validity = next((int(m.group(1)) for line in selected.lines if isinstance(line, bytes | bytearray)
                          for m in [_UIDVALIDITY.search(bytes(line))] if m), 0)
         last = await store.cursor(services.pool, target.key, validity)

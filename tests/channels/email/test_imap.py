@@ -4,10 +4,12 @@ and flagging it."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from channels.email import store
-from channels.email.inbound import ImapError, ImapTarget, handle, imap_target, poll_imap
+from channels.email.inbound import ImapError, ImapTarget, handle, imap_target, mailbox_name, poll_imap
 from tests.channels.email.conftest import ImapClient, eml
 
 
@@ -18,6 +20,22 @@ def test_imap_urls_read_as_their_targets():
     assert imap_target("imap://u:p@127.0.0.1").port == 143
     with pytest.raises(ValueError):
         imap_target("https://u:p@imap.example.test/INBOX")
+
+
+def test_mailbox_names_are_sent_in_modified_utf7():
+    assert mailbox_name("~peter/mail/台北/日本語") == "~peter/mail/&U,BTFw-/&ZeVnLIqe-"  # RFC 3501's own example
+    assert mailbox_name("INBOX") == "INBOX"
+    assert mailbox_name("A&B") == "A&-B"
+
+
+async def test_a_mailbox_with_a_vietnamese_name_is_polled(dovecot, services, pool, imap_mailbox):
+    name = f"Phản ánh {imap_mailbox}"
+    async with ImapClient(dovecot) as imap:
+        await imap.create(mailbox_name(name))
+        await imap.append(mailbox_name(name), eml("plain.eml"))
+    services.settings = services.settings.model_copy(update={"imap_url": dovecot.url(quote(name))})
+    assert await poll_imap(services) == 1
+    assert await _messages(pool) == ["<CAplain-0001@mail.example.test>"]
 
 
 @pytest.fixture
