@@ -59,6 +59,9 @@ class OutboundMessage:
     locale: str = "vi"
     kind: str = "reply"  # ack | reply | notice
     case_status: str | None = None  # the case's status when it is sent ("answered": a reply that answered it)
+    # The citizen's latest message ids on the case on this channel, newest first (mail: what we answer,
+    # for In-Reply-To and References).
+    thread_refs: tuple[str, ...] = ()
 
     @property
     def idempotency_key(self) -> str:

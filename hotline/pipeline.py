@@ -413,7 +413,7 @@ async def _deliver(services: Services, row: asyncpg.Record) -> str:
             receipt = await asyncio.wait_for(adapter.send(OutboundMessage(
                 message_id=message_id, channel=row["channel"], recipient=row["recipient"], text=row["text"],
                 case_code=row["tracking_code"], locale=row["locale"] or "vi", kind=row["kind"],
-                case_status=row["case_status"],
+                case_status=row["case_status"], thread_refs=tuple(row["thread_refs"] or ()),
             )), services.settings.send_timeout_seconds)
         except PermanentSendError as e:
             metrics.JOB_FAILURES.labels("send_message").inc()

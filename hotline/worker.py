@@ -309,7 +309,9 @@ class HotlineWorker:
         """Per loop, how long without a finished round means stalled: the setting, or three of its rounds."""
         every = {"listen": max(self.poll, 1.0) * 5, "process": self.poll, "send": self.poll,
                  "chores": float(self.settings.sweep_interval_seconds), "arq": _ARQ_POLL_SECONDS}
-        return {name: max(self.settings.worker_stall_seconds, 3 * every[name]) for name in LOOPS}
+        if self.settings.imap_url:  # the mailbox poller, when there is a mailbox (the SMTP listener has no rounds)
+            every["imap"] = float(self.settings.imap_poll_seconds)
+        return {name: max(self.settings.worker_stall_seconds, 3 * seconds) for name, seconds in every.items()}
 
     def loop_states(self, now: datetime | None = None) -> dict[str, LoopState]:
         """Each loop's state now (by the services' clock)."""

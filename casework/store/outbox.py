@@ -51,6 +51,9 @@ _CLAIMED = (
     " (SELECT tracking_code FROM cases WHERE id = m.case_id) AS tracking_code,"
     " (SELECT locale FROM cases WHERE id = m.case_id) AS locale,"
     " (SELECT status FROM cases WHERE id = m.case_id) AS case_status,"
+    " CASE WHEN m.channel = 'email' THEN ARRAY(SELECT i.provider_message_id FROM messages i"
+    "   WHERE i.case_id = m.case_id AND i.direction = 'in' AND i.channel = 'email' ORDER BY i.id DESC LIMIT 5)"
+    " END AS thread_refs,"
     " EXISTS (SELECT 1 FROM contact_opt_outs o WHERE o.channel = m.channel AND o.address = m.recipient) AS opted_out"
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -77,6 +78,10 @@ def case_root(case_code: str, domain: str) -> str:
     return f"<case-{case_code}@{domain}>"
 
 
+# A Message-ID as mail carries it: <left@right>, nothing that could break a header.
+_MESSAGE_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
+
+
 def message_id(message: OutboundMessage, domain: str) -> str:
     """Our Message-ID for an outbox message: its id and the case code, so replies and bounces find both."""
     code = f".{message.case_code}" if message.case_code else ""
@@ -98,9 +103,11 @@ def build_mail(message: OutboundMessage, mail_from: str, *, now: Any) -> EmailMe
     label = SUBJECT[locale].get(message.kind, SUBJECT[locale]["reply"])
     if message.case_code:
         mail["Subject"] = f"[1022] {CASE_WORD[locale]} {codes.display(message.case_code)}: {label}"
+        # One thread per case: its root, then the citizen's mails we answer (the newest is what we reply to).
         root = case_root(message.case_code, domain)
-        mail["In-Reply-To"] = root
-        mail["References"] = root
+        refs = [ref for ref in message.thread_refs if _MESSAGE_ID.fullmatch(ref)]
+        mail["In-Reply-To"] = refs[0] if refs else root
+        mail["References"] = " ".join([root, *reversed(refs)])
     else:
         mail["Subject"] = f"[1022] {label}"
     mail["Message-ID"] = message_id(message, domain)

@@ -3,6 +3,7 @@ against a local SMTP server."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 
@@ -45,7 +46,11 @@ def test_an_acknowledgement_carries_the_code_the_thread_and_says_it_is_automatic
     assert mail["Subject"] == again["Subject"]
     assert mail["From"] == '"1022 TP.HCM" <tiepnhan@hotline.test>' and mail["To"] == CITIZEN
     assert mail["Message-ID"] == f"<hotline-42.{CODE}@hotline.test>"
-    assert mail["In-Reply-To"] == mail["References"] == f"<case-{CODE}@hotline.test>"
+    assert mail["In-Reply-To"] == mail["References"] == f"<case-{CODE}@hotline.test>"  # no mail of theirs yet
+    answering = build_mail(replace(outbound(), thread_refs=("<b2@example.test>", "<a1@example.test>", "bad id")),
+                           MAIL_FROM, now=NOW)
+    assert answering["In-Reply-To"] == "<b2@example.test>"
+    assert answering["References"] == f"<case-{CODE}@hotline.test> <a1@example.test> <b2@example.test>"
     assert mail["Auto-Submitted"] == "auto-replied"
     assert mail["X-Auto-Response-Suppress"] == "All"
     assert mail["Content-Language"] == "vi"

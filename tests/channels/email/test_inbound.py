@@ -54,7 +54,9 @@ async def test_a_mail_is_stored_before_the_250_then_acknowledged_by_mail_in_its_
     assert (mail_from, rcpt) == (HOTLINE, ["An.Nguyen@example.test"])
     assert mail["Subject"] == f"[1022] Hồ sơ {code[:3]} {code[3:6]} {code[6:9]} {code[9]}: Đã tiếp nhận phản ánh"
     assert mail["Message-ID"] == ack["external_id"]
-    assert mail["References"] == f"<case-{code}@hotline.test>"
+    # The thread: the case's root, then the citizen's mail we answer.
+    assert mail["In-Reply-To"] == "<CAplain-0001@mail.example.test>"
+    assert mail["References"] == f"<case-{code}@hotline.test> <CAplain-0001@mail.example.test>"
     assert mail["Auto-Submitted"] == "auto-replied"
     assert f"Mã hồ sơ: {code[:3]} {code[3:6]}" in mail.get_content()
 
@@ -80,7 +82,9 @@ async def test_a_reply_to_our_acknowledgement_joins_its_case_and_is_answered_in_
     await drain(services)
     notice = collected.mails[-1][2]
     assert notice["Subject"].endswith(": Cập nhật hồ sơ")
-    assert notice["References"] == f"<case-{code}@hotline.test>"
+    assert notice["In-Reply-To"] == "<CAreply-0005@mail.example.test>"
+    assert notice["References"] == (f"<case-{code}@hotline.test> <CAplain-0001@mail.example.test>"
+                                    " <CAreply-0005@mail.example.test>")
     assert notice["Auto-Submitted"] == "auto-generated"
     assert await pool.fetchval("SELECT count(*) FROM cases") == 1
 
