@@ -15,10 +15,10 @@ from hotline.db import create_pool, migrate
 from hotline.settings import Settings
 
 TABLES = ", ".join([
-    "media_fetches", "contact_opt_outs", "case_ratings", "mail_cursors", "staff_requests", "open311_requests", "open311_clients",
-    "notifications", "case_pauses", "attachments", "case_events", "messages",
-    "cases", "citizen_identities", "citizens", "api_tokens", "staff_users", "departments", "routing_rules",
-    "sla_policies", "calendar_overrides", "procedures", "login_failures",
+    "media_fetches", "contact_opt_outs", "case_ratings", "mail_cursors", "staff_requests", "open311_requests",
+    "open311_clients", "notifications", "case_pauses", "attachments", "case_events", "messages", "cases",
+    "citizen_identities", "citizens", "api_tokens", "staff_users", "departments", "routing_rules", "sla_policies",
+    "calendar_overrides", "procedures", "login_failures",
 ])
 
 
