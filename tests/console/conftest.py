@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
@@ -127,6 +128,41 @@ def signed_in(context: BrowserContext, hotline: Hotline) -> Callable[[str], Awai
         return await sign_in(context, hotline, name)
 
     return go
+
+
+async def report(page: Page, hotline: Hotline, text: str, *, name: str = "") -> int:
+    """Send a report with the public form at /; the new case's id (the status page shows its code)."""
+    await page.goto(f"{hotline.url}/")
+    await page.fill("#text", text)
+    if name:
+        await page.fill("#name", name)
+    await page.click("#send")
+    await page.wait_for_selector("#tracking-code")
+    code = "".join((await page.text_content("#tracking-code") or "").split())  # shown in groups of digits
+    case_id = await hotline.pool.fetchval("SELECT id FROM cases WHERE tracking_code = $1", code)
+    assert case_id is not None, code
+    return case_id
+
+
+async def processed(hotline: Hotline, case_id: int) -> None:
+    """Wait until the worker in the hotline's process has processed the case."""
+    await until(lambda: hotline.pool.fetchval("SELECT processed_at IS NOT NULL FROM cases WHERE id = $1", case_id),
+                what=f"case {case_id} processed")
+
+
+async def api(hotline: Hotline, name: str, method: str, path: str, body: dict | None = None) -> dict:
+    """Call the staff API as `name` with a bearer token (set-up steps the test is not about)."""
+    from casework import staff
+
+    token = await staff.issue_token(hotline.pool, name)
+    async with aiohttp.ClientSession(hotline.url) as http, http.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {token}"}) as resp:
+        assert resp.status < 300, (resp.status, await resp.text())
+        return await resp.json() if resp.content_type == "application/json" else {}
+
+
+def case_path(case_id: int) -> str:
+    return f"/console/cases/{case_id}"
 
 
 async def screenshot(page: Page, name: str) -> Path:
