@@ -1,0 +1,150 @@
+"""The supervisors' dashboard: queues, who is online and how loaded, deadlines by unit, today's intake.
+
+    GET /console/dashboard            the page (Chart.js charts, and every number in a table too)
+    GET /console/dashboard/data.json  the same numbers
+
+For supervisors and admins. "Today" is Vietnam's calendar day (kernel.time.LOCAL_TZ) on the injected clock
+(services.clock). The 5-minute rule: of the cases taken in today, the share forwarded to a unit within five
+minutes of intake (forwarded_at - created_at).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from kernel.actors import Role
+from kernel.auth import staff_actor
+from kernel.http import SERVICES, json_response
+from kernel.time import LOCAL_TZ, rfc3339
+
+ROLES = (Role.SUPERVISOR, Role.ADMIN)
+OPEN_STATUSES = ("received", "triage", "forwarded", "in_progress", "reopened")
+FORWARD_WITHIN = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """One calendar day in Vietnam, as UTC bounds."""
+
+    date: str
+    start: datetime
+    end: datetime
+
+
+def local_day(now: datetime) -> Day:
+    """The Vietnamese day that `now` falls in (Vietnam keeps no daylight saving time)."""
+    local = now.astimezone(LOCAL_TZ)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return Day(start.date().isoformat(), start, start + timedelta(days=1))
+
+
+async def queues(conn: asyncpg.Connection) -> dict[str, int]:
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE status = 'triage') AS triage,"
+        " count(*) FILTER (WHERE status = 'forwarded' AND accepted_at IS NULL) AS forwarded_not_accepted,"
+        " count(*) FILTER (WHERE status = 'in_progress') AS in_progress,"
+        " count(*) FILTER (WHERE status = 'reopened') AS reopened,"
+        " count(*) FILTER (WHERE status = 'received') AS received"
+        " FROM cases WHERE status IN ('received', 'triage', 'forwarded', 'in_progress', 'reopened')"
+    )
+    return dict(row)
+
+
+async def staff_load(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Staff who are available now, with their open assigned cases against their capacity."""
+    rows = await conn.fetch(
+        "SELECT u.id, u.username, u.display_name, u.role, u.department, u.capacity, u.last_seen_at,"
+        " (SELECT count(*) FROM cases c WHERE c.assignee = u.id AND c.status = ANY($1::text[])) AS open_cases"
+        " FROM staff_users u WHERE u.active AND u.available ORDER BY u.department NULLS FIRST, u.display_name, u.id",
+        list(OPEN_STATUSES),
+    )
+    return [{"id": r["id"], "username": r["username"], "name": r["display_name"], "role": r["role"],
+             "unit": r["department"], "capacity": r["capacity"], "open": r["open_cases"],
+             "last_seen_at": rfc3339(r["last_seen_at"]) if r["last_seen_at"] else None} for r in rows]
+
+
+async def deadlines_by_unit(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Open cases at risk and overdue, per unit (cases with no unit yet under null)."""
+    rows = await conn.fetch(
+        "SELECT c.department, d.name_vi, d.name_en,"
+        " count(*) FILTER (WHERE c.sla_state = 'at_risk') AS at_risk,"
+        " count(*) FILTER (WHERE c.sla_state = 'overdue') AS overdue,"
+        " count(*) AS open"
+        " FROM cases c LEFT JOIN departments d ON d.code = c.department"
+        " WHERE c.status = ANY($1::text[]) GROUP BY c.department, d.name_vi, d.name_en"
+        " ORDER BY count(*) FILTER (WHERE c.sla_state = 'overdue') DESC,"
+        " count(*) FILTER (WHERE c.sla_state = 'at_risk') DESC, c.department NULLS FIRST",
+        list(OPEN_STATUSES),
+    )
+    return [{"unit": r["department"], "name_vi": r["name_vi"], "name_en": r["name_en"], "at_risk": r["at_risk"],
+             "overdue": r["overdue"], "open": r["open"]} for r in rows]
+
+
+async def intake_today(conn: asyncpg.Connection, day: Day) -> dict[str, Any]:
+    """Today's cases by channel and by field, and the 5-minute forwarding rule."""
+    by_channel = await conn.fetch(
+        "SELECT channel, count(*) AS n FROM cases WHERE created_at >= $1 AND created_at < $2"
+        " GROUP BY channel ORDER BY count(*) DESC, channel", day.start, day.end)
+    by_field = await conn.fetch(
+        "SELECT field, count(*) AS n FROM cases WHERE created_at >= $1 AND created_at < $2"
+        " GROUP BY field ORDER BY count(*) DESC, field NULLS LAST", day.start, day.end)
+    rule = await conn.fetchrow(
+        "SELECT count(*) AS total,"
+        " count(*) FILTER (WHERE forwarded_at IS NOT NULL AND forwarded_at - created_at <= $3) AS within,"
+        " count(*) FILTER (WHERE forwarded_at IS NOT NULL AND forwarded_at - created_at > $3) AS later,"
+        " count(*) FILTER (WHERE forwarded_at IS NULL) AS not_forwarded"
+        " FROM cases WHERE created_at >= $1 AND created_at < $2", day.start, day.end, FORWARD_WITHIN)
+    total = rule["total"]
+    return {
+        "total": total,
+        "by_channel": [{"channel": r["channel"], "count": r["n"]} for r in by_channel],
+        "by_field": [{"field": r["field"], "count": r["n"]} for r in by_field],
+        "forwarding": {
+            "within_minutes": int(FORWARD_WITHIN.total_seconds() // 60),
+            "within": rule["within"], "later": rule["later"], "not_forwarded": rule["not_forwarded"],
+            "share": round(rule["within"] / total, 4) if total else None,
+        },
+    }
+
+
+async def dashboard_data(conn: asyncpg.Connection, now: datetime) -> dict[str, Any]:
+    day = local_day(now)
+    return {
+        "now": rfc3339(now),
+        "day": day.date,
+        "queues": await queues(conn),
+        "staff": await staff_load(conn),
+        "deadlines": await deadlines_by_unit(conn),
+        "today": await intake_today(conn, day),
+    }
+
+
+async def data_view(request: web.Request) -> web.Response:
+    await staff_actor(request, *ROLES)
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:  # type: ignore[attr-defined]
+        body = await dashboard_data(conn, services.clock())  # type: ignore[attr-defined]
+    response = json_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def page_view(request: web.Request) -> web.Response:
+    from console.auth import page_actor  # the console's core (sign-in, base template)
+    from console.render import render
+
+    page = await page_actor(request, *ROLES)
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:  # type: ignore[attr-defined]
+        data = await dashboard_data(conn, services.clock())  # type: ignore[attr-defined]
+    return render(request, "dashboard.html", actor=page.actor, csrf_token=page.csrf_token, data=data)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/console/dashboard", page_view)
+    app.router.add_get("/console/dashboard/data.json", data_view)

@@ -1,0 +1,144 @@
+"""The map: open cases as points over the ward boundaries, and open cases counted per ward.
+
+    GET /console/map              the page (Leaflet, no tiles: the wards are the only base layer)
+    GET /console/map/data.json    open cases with a point, counts per ward; a unit sees its own cases
+    GET /console/wards.geojson    the 168 wards (console/wards.py), cached in memory
+
+Any staff role may look; a department's staff see only their unit's cases. Supervisors, admins and agents
+may narrow to one unit with ?unit=, and anyone to one field with ?field=.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from console import wards
+from kernel.actors import Actor
+from kernel.auth import staff_actor
+from kernel.errors import BadRequest, HotlineError
+from kernel.http import SERVICES, json_response
+
+OPEN_STATUSES = ("received", "triage", "forwarded", "in_progress", "reopened")
+MAX_POINTS = 5000  # newest first; the counts per ward cover every open case
+
+
+class ServiceUnavailable(HotlineError):
+    code = "no_boundaries"
+    http_status = 503
+
+
+@dataclass(frozen=True, slots=True)
+class MapScope:
+    """Which open cases a map shows: one unit (or all), one field (or all)."""
+
+    department: str | None = None
+    field: str | None = None
+
+
+def map_scope(actor: Actor, query: Any) -> MapScope:
+    """A department's staff are held to their unit; others may pick one with ?unit=."""
+    field = query.get("field") or None
+    unit = query.get("unit") or None
+    for name, value in (("field", field), ("unit", unit)):
+        if value is not None and (len(value) > 64 or not value.isprintable()):
+            raise BadRequest(f"{name} is not a code")
+    if actor.is_department:
+        unit = actor.department
+    return MapScope(department=unit, field=field)
+
+
+def _where(scope: MapScope) -> tuple[str, list[Any]]:
+    clauses = ["c.status = ANY($1::text[])"]
+    args: list[Any] = [list(OPEN_STATUSES)]
+    if scope.department is not None:
+        args.append(scope.department)
+        clauses.append(f"c.department = ${len(args)}")
+    if scope.field is not None:
+        args.append(scope.field)
+        clauses.append(f"c.field = ${len(args)}")
+    return " AND ".join(clauses), args
+
+
+async def open_points(conn: asyncpg.Connection, scope: MapScope, limit: int = MAX_POINTS) -> list[asyncpg.Record]:
+    """Open cases with a point, newest first."""
+    where, args = _where(scope)
+    args.append(limit)
+    return await conn.fetch(
+        "SELECT c.id, c.tracking_code, c.status, c.field, c.urgent, c.ward_code, c.lat, c.lon, c.sla_state"
+        f" FROM cases c WHERE {where} AND c.lat IS NOT NULL AND c.lon IS NOT NULL"
+        f" ORDER BY c.id DESC LIMIT ${len(args)}",
+        *args,
+    )
+
+
+async def open_counts_by_ward(conn: asyncpg.Connection, scope: MapScope) -> list[asyncpg.Record]:
+    """Open cases per ward (cases without a ward are counted under NULL)."""
+    where, args = _where(scope)
+    return await conn.fetch(
+        f"SELECT c.ward_code, count(*) AS open FROM cases c WHERE {where} GROUP BY c.ward_code ORDER BY c.ward_code",
+        *args,
+    )
+
+
+async def map_data(conn: asyncpg.Connection, scope: MapScope) -> dict[str, Any]:
+    """The map's JSON: points (newest MAX_POINTS), counts per ward and the cases without a ward."""
+    points = await open_points(conn, scope, MAX_POINTS + 1)
+    counts = await open_counts_by_ward(conn, scope)
+    by_ward = [{"ward": r["ward_code"], "name": wards.ward_name(r["ward_code"], "vi"),
+                "name_en": wards.ward_name(r["ward_code"], "en"), "open": r["open"]}
+               for r in counts if r["ward_code"] is not None]
+    by_ward.sort(key=lambda w: (-w["open"], w["ward"]))
+    return {
+        "scope": {"unit": scope.department, "field": scope.field},
+        "points": [
+            {"id": p["id"], "code": p["tracking_code"], "status": p["status"], "field": p["field"],
+             "urgent": p["urgent"], "ward": p["ward_code"], "lat": p["lat"], "lon": p["lon"], "sla": p["sla_state"]}
+            for p in points[:MAX_POINTS]
+        ],
+        "points_truncated": len(points) > MAX_POINTS,
+        "wards": by_ward,
+        "without_ward": sum(r["open"] for r in counts if r["ward_code"] is None),
+        "open": sum(r["open"] for r in counts),
+    }
+
+
+async def data_view(request: web.Request) -> web.Response:
+    actor = await staff_actor(request)
+    scope = map_scope(actor, request.query)
+    async with request.app[SERVICES].pool.acquire() as conn:  # type: ignore[attr-defined]
+        body = await map_data(conn, scope)
+    response = json_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def wards_view(request: web.Request) -> web.Response:
+    await staff_actor(request)
+    try:
+        layer = await wards.ward_layer()
+    except wards.NoBoundaries as e:
+        raise ServiceUnavailable("the ward boundaries are not built (make gazetteer)") from e
+    headers = {"Cache-Control": "private, max-age=86400", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=layer.gzipped, content_type="application/geo+json", headers=headers)
+    return web.Response(body=layer.body, content_type="application/geo+json", headers=headers)
+
+
+async def page_view(request: web.Request) -> web.Response:
+    from console.auth import page_actor  # the console's core (sign-in, base template)
+    from console.render import render
+
+    page = await page_actor(request)
+    return render(request, "map.html", actor=page.actor, csrf_token=page.csrf_token,
+                  unit=page.actor.department if page.actor.is_department else None)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/console/map", page_view)
+    app.router.add_get("/console/map/data.json", data_view)
+    app.router.add_get("/console/wards.geojson", wards_view)
