@@ -17,6 +17,7 @@ import casework.views
 import channels.telegram.views
 import channels.twilio.views
 import channels.web.views
+import console.views
 import hotline.openapi
 import hotline.ops_views
 import integrations.open311.views
@@ -196,4 +197,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     integrations.procedures.views.setup(app)
     hotline.openapi.setup(app)
     hotline.ops_views.setup(app)
+    console.views.setup(app)
     return app

@@ -1,0 +1,127 @@
+"""The console's pages, server side: sign-in and lockout, CSRF, scoping, the inbox, the case page, the live stream."""
+
+from __future__ import annotations
+
+import re
+
+from kernel.http import SERVICES
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
+LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def _report(client, text="Ổ gà lớn giữa đường Điện Biên Phủ", **extra) -> dict:
+    resp = await client.post("/api/v1/reports", json={"text": text, **extra})
+    assert resp.status == 201
+    code = (await resp.json())["tracking_code"]
+    case_id = await client.app[SERVICES].pool.fetchval("SELECT id FROM cases WHERE tracking_code = $1", code)
+    return {"id": case_id, "code": code}
+
+
+async def _login_form(client) -> str:
+    resp = await client.get("/console/login")
+    assert resp.status == 200
+    return LOGIN_CSRF.search(await resp.text()).group(1)
+
+
+async def _sign_in(client, username: str, password: str | None = None):
+    token = await _login_form(client)
+    return await client.post("/console/login", data={"username": username, "password": password or f"{username}-secret",
+                                                      "csrf_token": token, "next": "/console/"},
+                             allow_redirects=False)
+
+
+async def _signed_in(client, username: str) -> str:
+    """Sign in through the form; return the page's CSRF token."""
+    resp = await _sign_in(client, username)
+    assert resp.status == 303, await resp.text()
+    page = await client.get("/console/")
+    assert page.status == 200
+    return CSRF_META.search(await page.text()).group(1)
+
+
+async def test_signed_out_pages_redirect_to_the_sign_in_form(client, tokens):
+    resp = await client.get("/console/?queue=all", allow_redirects=False)
+    assert resp.status == 303
+    assert resp.headers["Location"].startswith("/console/login?next=")
+
+
+async def test_sign_in_sets_the_session_cookie_the_staff_api_accepts(client, tokens):
+    resp = await _sign_in(client, "agent")
+    assert resp.status == 303 and resp.headers["Location"] == "/console/"
+    me = await client.get("/api/v1/me")  # the same cookie, no bearer token
+    assert me.status == 200 and (await me.json())["role"] == "agent"
+    page = await client.get("/console/")
+    text = await page.text()
+    assert 'data-testid="inbox-search"' in text and "Hộp thư" in text
+    assert CSRF_META.search(text).group(1)
+
+
+async def test_a_wrong_password_shows_the_form_with_an_error(client, tokens):
+    resp = await _sign_in(client, "agent", "not-it")
+    assert resp.status == 401
+    text = await resp.text()
+    assert 'data-testid="login-error"' in text and "Sai tên đăng nhập hoặc mật khẩu" in text
+    assert (await client.get("/api/v1/me")).status == 401
+
+
+async def test_the_login_form_refuses_a_post_without_its_token(client, tokens):
+    await _login_form(client)
+    resp = await client.post("/console/login", data={"username": "agent", "password": "agent-secret",
+                                                      "csrf_token": "forged"}, allow_redirects=False)
+    assert resp.status == 403
+    assert (await client.get("/api/v1/me")).status == 401
+
+
+async def test_locked_out_after_repeated_failures(client, tokens):
+    settings = client.app[SERVICES].settings
+    for _ in range(settings.login_max_failures):
+        assert (await _sign_in(client, "agent", "wrong")).status == 401
+    resp = await _sign_in(client, "agent")  # even the right password, while locked
+    assert resp.status == 429
+    minutes = -(-settings.login_lockout_seconds // 60)
+    text = await resp.text()
+    assert f"thử lại sau {minutes} phút" in text and 'data-testid="login-error"' in text
+    assert int(resp.headers["Retry-After"]) > 0
+
+
+async def test_sign_out_needs_the_csrf_token_and_ends_the_session(client, tokens):
+    csrf = await _signed_in(client, "agent")
+    refused = await client.post("/console/logout", data={"csrf_token": "wrong"}, allow_redirects=False)
+    assert refused.status == 403
+    assert (await client.get("/api/v1/me")).status == 200
+    resp = await client.post("/console/logout", data={"csrf_token": csrf}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == "/console/login"
+    assert (await client.get("/console/", allow_redirects=False)).status == 303
+
+
+async def test_the_inbox_lists_cases_and_escapes_their_text(client, tokens):
+    case = await _report(client, "Có <script>alert(1)</script> ở hẻm 12")
+    await _signed_in(client, "agent")
+    text = await (await client.get("/console/?queue=all")).text()
+    assert f'data-case-id="{case["id"]}"' in text and case["code"] in text
+    assert "&lt;script&gt;" in text and "<script>alert" not in text
+
+
+async def test_the_inbox_searches_with_or_without_diacritics(client, tokens):
+    flood = await _report(client, "Ngập nước sâu trên đường Nguyễn Hữu Cảnh")
+    pothole = await _report(client)
+    await _signed_in(client, "agent")
+    for q in ("ngập nước", "ngap nuoc", "NGAP"):
+        text = await (await client.get("/console/", params={"queue": "all", "q": q})).text()
+        assert f'data-case-id="{flood["id"]}"' in text and f'data-case-id="{pothole["id"]}"' not in text
+
+
+async def test_the_inbox_pages_with_an_older_link(client, tokens, monkeypatch):
+    import console.inbox
+
+    monkeypatch.setattr(console.inbox, "PAGE_SIZE", 2)
+    ids = [(await _report(client, f"Phản ánh số {i}"))["id"] for i in range(3)]
+    await _signed_in(client, "agent")
+    first = await (await client.get("/console/?queue=all")).text()
+    assert re.findall(r'data-case-id="(\d+)"', first) == [str(ids[2]), str(ids[1])]
+    older = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    assert f"after={ids[1]}" in older
+    second = await (await client.get(older)).text()
+    assert re.findall(r'data-case-id="(\d+)"', second) == [str(ids[0])]
+    assert 'rel="next"' not in second
