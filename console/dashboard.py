@@ -26,6 +26,43 @@ ROLES = (Role.SUPERVISOR, Role.ADMIN)
 OPEN_STATUSES = ("received", "triage", "forwarded", "in_progress", "reopened")
 FORWARD_WITHIN = timedelta(minutes=5)
 
+TEXT = {
+    "vi": {
+        "title": "Tổng quan", "as_of": "Số liệu lúc", "today": "Ngày", "refresh": "Làm mới",
+        "queues": "Hàng đợi", "queue": "Hàng đợi", "cases": "Hồ sơ",
+        "q_triage": "Cần phân loại", "q_forwarded_not_accepted": "Đã chuyển, chưa tiếp nhận",
+        "q_in_progress": "Đang xử lý", "q_reopened": "Mở lại", "q_received": "Mới nhận, chưa xử lý",
+        "rule": "Chuyển trong 5 phút",
+        "rule_hint": "Tỷ lệ hồ sơ hôm nay được chuyển cho đơn vị xử lý trong vòng 5 phút kể từ khi tiếp nhận.",
+        "today_cases": "Hồ sơ hôm nay", "within": "Chuyển trong 5 phút", "later": "Chuyển sau 5 phút",
+        "not_forwarded": "Chưa chuyển", "total": "Tổng",
+        "by_channel": "Tiếp nhận hôm nay theo kênh", "channel": "Kênh",
+        "by_field": "Tiếp nhận hôm nay theo lĩnh vực", "field": "Lĩnh vực", "unclassified": "Chưa phân loại",
+        "none_today": "Chưa có hồ sơ nào hôm nay.",
+        "deadlines": "Sắp trễ và quá hạn theo đơn vị", "unit": "Đơn vị", "at_risk": "Sắp trễ", "overdue": "Quá hạn",
+        "open": "Đang mở", "no_unit": "Chưa có đơn vị", "no_open": "Không có hồ sơ đang mở.",
+        "staff": "Cán bộ đang trực và khối lượng", "person": "Cán bộ", "role": "Vai trò",
+        "load": "Hồ sơ / sức chứa", "nobody": "Không có ai đang trực.",
+    },
+    "en": {
+        "title": "Dashboard", "as_of": "Figures as of", "today": "Day", "refresh": "Refresh",
+        "queues": "Queues", "queue": "Queue", "cases": "Cases",
+        "q_triage": "Triage", "q_forwarded_not_accepted": "Forwarded, not accepted",
+        "q_in_progress": "In progress", "q_reopened": "Reopened", "q_received": "Received, not processed",
+        "rule": "Forwarded within 5 minutes",
+        "rule_hint": "Share of today's cases forwarded to the responsible unit within 5 minutes of intake.",
+        "today_cases": "Today's cases", "within": "Within 5 minutes", "later": "After 5 minutes",
+        "not_forwarded": "Not forwarded", "total": "Total",
+        "by_channel": "Today's intake by channel", "channel": "Channel",
+        "by_field": "Today's intake by field", "field": "Field", "unclassified": "Not classified",
+        "none_today": "No cases yet today.",
+        "deadlines": "At risk and overdue by unit", "unit": "Unit", "at_risk": "At risk", "overdue": "Overdue",
+        "open": "Open", "no_unit": "No unit yet", "no_open": "No open cases.",
+        "staff": "Staff online and their load", "person": "Person", "role": "Role",
+        "load": "Cases / capacity", "nobody": "Nobody is online.",
+    },
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Day:
@@ -136,13 +173,15 @@ async def data_view(request: web.Request) -> web.Response:
 
 async def page_view(request: web.Request) -> web.Response:
     from console.auth import page_actor  # the console's core (sign-in, base template)
-    from console.render import render
+    from console.render import lang_of, render
 
     page = await page_actor(request, *ROLES)
     services = request.app[SERVICES]
+    now = services.clock()  # type: ignore[attr-defined]
     async with services.pool.acquire() as conn:  # type: ignore[attr-defined]
-        data = await dashboard_data(conn, services.clock())  # type: ignore[attr-defined]
-    return render(request, "dashboard.html", actor=page.actor, csrf_token=page.csrf_token, data=data)
+        data = await dashboard_data(conn, now)
+    return render(request, "dashboard.html", actor=page.actor, csrf_token=page.csrf_token, data=data, now=now,
+                  s=TEXT[lang_of(request)])
 
 
 def setup(app: web.Application) -> None:

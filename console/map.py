@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 from aiohttp import web
@@ -24,6 +25,37 @@ from kernel.http import SERVICES, json_response
 
 OPEN_STATUSES = ("received", "triage", "forwarded", "in_progress", "reopened")
 MAX_POINTS = 5000  # newest first; the counts per ward cover every open case
+
+TEXT = {
+    "vi": {
+        "title": "Bản đồ hồ sơ đang mở",
+        "hint": "Màu của phường/xã theo số hồ sơ đang mở; chấm là hồ sơ có vị trí. Bấm vào phường/xã để xem hộp thư"
+                " của phường/xã đó.",
+        "scoped": "Chỉ hồ sơ của đơn vị",
+        "map_label": "Bản đồ phường/xã và hồ sơ đang mở",
+        "open": "Đang mở",
+        "by_ward": "Hồ sơ đang mở theo phường/xã",
+        "ward": "Phường/xã",
+        "loading": "Đang tải bản đồ…",
+        "no_boundaries": "Chưa có ranh giới phường/xã (chạy make gazetteer).",
+        "truncated": "Chỉ hiện những hồ sơ mới nhất trên bản đồ; số đếm theo phường/xã là đầy đủ.",
+        "noscript": "Bản đồ cần JavaScript. Hộp thư vẫn dùng được khi không có JavaScript.",
+    },
+    "en": {
+        "title": "Map of open cases",
+        "hint": "Wards are coloured by their open cases; dots are cases with a location. Click a ward to open its"
+                " inbox.",
+        "scoped": "Only the cases of unit",
+        "map_label": "Map of wards and open cases",
+        "open": "Open",
+        "by_ward": "Open cases by ward",
+        "ward": "Ward",
+        "loading": "Loading the map…",
+        "no_boundaries": "The ward boundaries are not built yet (run make gazetteer).",
+        "truncated": "Only the newest cases are drawn; the counts per ward are complete.",
+        "noscript": "The map needs JavaScript. The inbox works without it.",
+    },
+}
 
 
 class ServiceUnavailable(HotlineError):
@@ -131,11 +163,13 @@ async def wards_view(request: web.Request) -> web.Response:
 
 async def page_view(request: web.Request) -> web.Response:
     from console.auth import page_actor  # the console's core (sign-in, base template)
-    from console.render import render
+    from console.render import lang_of, render
 
     page = await page_actor(request)
-    return render(request, "map.html", actor=page.actor, csrf_token=page.csrf_token,
-                  unit=page.actor.department if page.actor.is_department else None)
+    scope = map_scope(page.actor, request.query)
+    query = urlencode({k: v for k, v in (("unit", scope.department), ("field", scope.field)) if v})
+    return render(request, "map.html", actor=page.actor, csrf_token=page.csrf_token, s=TEXT[lang_of(request)],
+                  unit=scope.department, query=f"?{query}" if query else "")
 
 
 def setup(app: web.Application) -> None:

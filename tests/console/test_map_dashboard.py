@@ -160,3 +160,39 @@ async def test_dashboard_is_for_supervisors_and_admins(console_client, tokens, w
 def test_local_day_is_vietnams_calendar_day():
     day = dashboard.local_day(datetime(2026, 12, 2, 16, 59, 59, tzinfo=UTC))
     assert day.date == "2026-12-02" and day.end == DAY_START
+
+
+async def sign_in(client, who: str) -> None:
+    response = await client.post("/api/v1/session", json={"username": who, "password": f"{who}-secret"})
+    assert response.status in (200, 201)
+
+
+async def test_map_page_is_served_with_vendored_leaflet_and_no_tiles(console_client, tokens):
+    await sign_in(console_client, "department")
+    response = await console_client.get("/console/map?lang=en")
+    assert response.status == 200
+    html = await response.text()
+    assert 'data-testid="map-canvas"' in html
+    assert 'data-data-url="/console/map/data.json?unit=so-xay-dung"' in html  # the unit's own cases
+    assert "/console/static/vendor/leaflet-1.9.4/leaflet.js" in html and "http" not in html.split("<body", 1)[1]
+    script = await console_client.get("/console/static/vendor/leaflet-1.9.4/leaflet.js")
+    assert script.status == 200 and b"Leaflet 1.9.4" in await script.read()
+
+
+async def test_dashboard_page_shows_the_numbers_as_tables(console_client, pool, tokens):
+    await add_case(pool, 1, channel="sms", field="drainage", forwarded_after=timedelta(minutes=2))
+    await add_case(pool, 2, channel="web", field="drainage")
+    await sign_in(console_client, "supervisor")
+    response = await console_client.get("/console/dashboard")
+    assert response.status == 200
+    html = await response.text()
+    assert 'data-testid="dashboard"' in html and "Chuyển trong 5 phút" in html
+    assert '<p class="big" data-testid="dashboard-rule">50 %</p>' in html
+    assert "chart.js-4.4.7/chart.umd.js" in html
+
+
+async def test_dashboard_page_refuses_an_agent_and_sends_strangers_to_sign_in(console_client, tokens):
+    stranger = await console_client.get("/console/dashboard", allow_redirects=False)
+    assert stranger.status == 303 and stranger.headers["Location"].startswith("/console/login")
+    await sign_in(console_client, "agent")
+    assert (await console_client.get("/console/dashboard")).status == 403
