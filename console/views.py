@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 from typing import Any
@@ -10,11 +11,21 @@ from aiohttp import web
 
 from casework.models import FIELD_LABELS, STATUS_LABELS, Role
 from console import inbox as inbox_rows
-from console import store
-from console.auth import PageActor, login_page, login_submit, logout, page_actor
+from console import live, store
+from console.auth import (
+    PageActor,
+    checked_post,
+    forbidden_page,
+    login_page,
+    login_submit,
+    logout,
+    not_found_page,
+    page_actor,
+)
 from console.render import HERE, lang_of, page_response, render, render_text
 from kernel.http import SERVICES
 
+HEARTBEAT_SECONDS = 15
 ALL_STAFF = (Role.AGENT, Role.DEPARTMENT, Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -65,6 +76,68 @@ async def inbox_fragment(request: web.Request) -> web.Response:
     return page_response(request, html)
 
 
+async def events(request: web.Request) -> web.StreamResponse:
+    """GET /console/events[?case=<id>]: Server-Sent Events, `cases` (ids that changed) and `typing` (on a case)."""
+    page = await page_actor(request, *ALL_STAFF)
+    services = request.config_dict[SERVICES]
+    case_id = inbox_rows._id(request.query.get("case"))
+    if case_id is not None:
+        await _visible_case(request, page, case_id)
+    client = live.Client(page.actor.department if page.actor.is_department else None, case_id)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    center = request.app[live.HUB]
+    await center.join(client, services.settings.database_url or "", services.pool)
+    try:
+        await response.write(b"retry: 3000\n: connected\n\n")
+        if case_id is not None:
+            for beat in await live.typing_now(services.redis, case_id):
+                await response.write(_sse("typing", beat))
+        while True:
+            try:
+                item = await asyncio.wait_for(client.queue.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                await response.write(b": ping\n\n")  # keeps proxies from closing an idle stream
+                continue
+            if item is None:
+                break
+            await response.write(_sse(*item))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        center.leave(client)
+    return response
+
+
+def _sse(event: str, data: str) -> bytes:
+    lines = "".join(f"data: {line}\n" for line in data.splitlines() or [""])
+    return f"event: {event}\n{lines}\n".encode()
+
+
+async def _visible_case(request: web.Request, page: PageActor, case_id: int) -> str | None:
+    """The case's unit when this person may see the case; a 404 or 403 page otherwise."""
+    async with request.config_dict[SERVICES].pool.acquire() as conn:
+        units = await store.departments_of(conn, [case_id])
+    if case_id not in units:
+        raise not_found_page(request)
+    if page.actor.is_department and units[case_id] != page.actor.department:
+        raise forbidden_page(request, "forbidden_unit")
+    return units[case_id]
+
+
+async def typing(request: web.Request) -> web.Response:
+    """POST /console/cases/{id}/typing (CSRF-checked): "I am writing a reply", for ~10 s, to others on the case."""
+    page = await checked_post(request, *ALL_STAFF)
+    case_id = inbox_rows._id(request.match_info["case_id"])
+    if case_id is None:
+        raise not_found_page(request)
+    await _visible_case(request, page, case_id)
+    services = request.config_dict[SERVICES]
+    await live.announce_typing(services.pool, services.redis, case_id, page.actor.id or 0, page.actor.name)
+    return web.Response(status=204)
+
+
 def setup(app: web.Application) -> None:
     r = app.router
     r.add_get("/console/login", login_page)
@@ -73,10 +146,13 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/", inbox_page)
     r.add_get("/console", _to_inbox)
     r.add_get("/console/inbox/rows", inbox_fragment)
+    r.add_get("/console/events", events)
+    r.add_post("/console/cases/{case_id}/typing", typing)
     r.add_static("/console/static", HERE / "static", append_version=True)
     for name in ("console.map", "console.dashboard"):  # B's pages, when they are there
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).setup(app)
+    live.setup(app)
 
 
 async def _to_inbox(request: web.Request) -> web.Response:

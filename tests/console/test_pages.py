@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from kernel.http import SERVICES
@@ -125,3 +126,74 @@ async def test_the_inbox_pages_with_an_older_link(client, tokens, monkeypatch):
     second = await (await client.get(older)).text()
     assert re.findall(r'data-case-id="(\d+)"', second) == [str(ids[0])]
     assert 'rel="next"' not in second
+
+
+async def _next_event(resp, wanted: str, timeout: float = 10.0) -> str:
+    """Read the stream until an event named `wanted`; return its data."""
+    async def read() -> str:
+        event = None
+        while True:
+            line = (await resp.content.readline()).decode().rstrip("\n")
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == wanted:
+                return line[6:]
+            elif line == "":
+                event = None
+    return await asyncio.wait_for(read(), timeout)
+
+
+async def test_the_event_stream_announces_a_new_case(client, tokens):
+    await _signed_in(client, "agent")
+    resp = await client.get("/console/events")
+    assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/event-stream")
+    assert (await resp.content.readline()).startswith(b"retry:")
+    case = await _report(client)
+    ids = set()
+    while case["id"] not in ids:
+        ids |= {int(i) for i in (await _next_event(resp, "cases")).split(",")}
+    rows = await (await client.get(f"/console/inbox/rows?queue=all&ids={case['id']}")).text()
+    assert f'data-case-id="{case["id"]}"' in rows and "<html" not in rows
+    resp.close()
+
+
+async def test_the_event_stream_tells_a_unit_only_of_its_own_cases(client, tokens):
+    ours, theirs = await _report(client, "Ổ gà trước nhà"), await _report(client, "Mất điện cả khu phố")
+    await _signed_in(client, "department")
+    resp = await client.get("/console/events")
+    await resp.content.readline()
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET department = 'evn-hcmc' WHERE id = $1", theirs["id"])
+    await pool.execute("UPDATE cases SET department = 'so-xay-dung' WHERE id = $1", ours["id"])
+    assert await _next_event(resp, "cases") == str(ours["id"])  # theirs came first and was not told
+    resp.close()
+
+
+async def test_a_unit_sees_only_its_own_cases_even_when_asking_for_another(client, tokens):
+    ours, theirs = await _report(client, "Ổ gà trước nhà"), await _report(client, "Mất điện cả khu phố")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET department = 'so-xay-dung' WHERE id = $1", ours["id"])
+    await pool.execute("UPDATE cases SET department = 'evn-hcmc' WHERE id = $1", theirs["id"])
+    await _signed_in(client, "department")
+    for url in ("/console/", "/console/?queue=all&department=evn-hcmc", "/console/?queue=unit"):
+        text = await (await client.get(url)).text()
+        assert f'data-case-id="{ours["id"]}"' in text and f'data-case-id="{theirs["id"]}"' not in text, url
+    rows = await (await client.get(f"/console/inbox/rows?queue=all&ids={theirs['id']},{ours['id']}")).text()
+    assert f'data-case-id="{theirs["id"]}"' not in rows and f'data-case-id="{ours["id"]}"' in rows
+
+
+async def test_the_inbox_filters_by_field_and_queue(client, tokens):
+    flood, pothole = await _report(client, "Ngập nước"), await _report(client)
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET field = 'drainage_flooding', status = 'forwarded', sla_state = 'overdue',"
+                       " due_at = now() - interval '2 hours' WHERE id = $1", flood["id"])
+    await _signed_in(client, "agent")
+    overdue = await (await client.get("/console/?queue=overdue")).text()
+    assert f'data-case-id="{flood["id"]}"' in overdue and f'data-case-id="{pothole["id"]}"' not in overdue
+    assert "deadline-overdue" in overdue and "Quá hạn 2 giờ" in overdue
+    by_field = await (await client.get("/console/?queue=all&field=drainage_flooding")).text()
+    assert f'data-case-id="{flood["id"]}"' in by_field and f'data-case-id="{pothole["id"]}"' not in by_field
+    triage = await (await client.get("/console/?queue=triage")).text()
+    assert f'data-case-id="{pothole["id"]}"' in triage and f'data-case-id="{flood["id"]}"' not in triage
+    english = await (await client.get("/console/?queue=overdue&lang=en")).text()
+    assert "Drainage and flooding" in english and "Overdue by 2 h" in english
