@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import secrets
 from typing import Any
 
 from aiohttp import web
 
+from casework import actions
+from casework import store as casework_store
 from casework.models import FIELD_LABELS, STATUS_LABELS, Role
+from console import case_page, live, store
 from console import inbox as inbox_rows
-from console import live, store
 from console.auth import (
     PageActor,
     checked_post,
@@ -23,9 +26,13 @@ from console.auth import (
     page_actor,
 )
 from console.render import HERE, lang_of, page_response, render, render_text
+from kernel.errors import Forbidden, NotFound
 from kernel.http import SERVICES
 
 HEARTBEAT_SECONDS = 15
+# The case page's forms; each render gives each its own Idempotency-Key, so a double click sends once.
+ACTION_FORMS = ("reply", "note", "accept", "reject", "transfer", "pause", "resume", "correct", "duplicate", "close",
+                "status")
 ALL_STAFF = (Role.AGENT, Role.DEPARTMENT, Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -74,6 +81,40 @@ async def inbox_fragment(request: web.Request) -> web.Response:
     _, rows, _ = await _inbox_data(request, page)
     html = render_text(request, "_rows.html", rows=rows)
     return page_response(request, html)
+
+
+async def case_view(request: web.Request) -> web.Response:
+    """GET /console/cases/{id}: the conversation, the timeline, the facts and the actions on one case."""
+    page = await page_actor(request, *ALL_STAFF)
+    case_id = inbox_rows._id(request.match_info["case_id"])
+    if case_id is None:
+        raise not_found_page(request)
+    services = request.config_dict[SERVICES]
+    try:
+        found = await actions.get_case(services.pool, case_id, page.actor)
+    except NotFound:
+        raise not_found_page(request) from None
+    except Forbidden:
+        raise forbidden_page(request, "forbidden_unit") from None
+    case = found["case"]
+    async with services.pool.acquire() as conn:
+        children = await store.duplicates_of(conn, case_id)
+        parent = await casework_store.get_case(conn, case["duplicate_of"]) if case["duplicate_of"] else None
+        units = await store.departments(conn)
+    lang = lang_of(request)
+    now = services.clock()
+    if parent is not None and page.actor.is_department and parent["department"] != page.actor.department:
+        parent = None  # another unit's case: not even its code
+    return render(
+        request, "case.html", actor=page.actor, csrf_token=page.csrf_token, case=case, citizen=found["citizen"],
+        messages=case_page.messages(found["messages"]), timeline=case_page.timeline(found["events"], lang),
+        classification=case_page.classification(case, found["events"], lang), facts=case_page.facts(case, now, lang),
+        canned=case_page.canned(case, lang), parent=parent, children=children,
+        units=[(u["code"], u["name_vi"] if lang == "vi" else u["name_en"]) for u in units],
+        fields=[(code, labels[0 if lang == "vi" else 1]) for code, labels in FIELD_LABELS.items()],
+        keys={name: secrets.token_urlsafe(18) for name in ACTION_FORMS},
+        may_edit=actions.role_may_edit(page.actor),
+    )
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -146,6 +187,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/", inbox_page)
     r.add_get("/console", _to_inbox)
     r.add_get("/console/inbox/rows", inbox_fragment)
+    r.add_get("/console/cases/{case_id}", case_view)
     r.add_get("/console/events", events)
     r.add_post("/console/cases/{case_id}/typing", typing)
     r.add_static("/console/static", HERE / "static", append_version=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 from kernel.http import SERVICES
+from tests.conftest import auth
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
 LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -197,3 +199,58 @@ async def test_the_inbox_filters_by_field_and_queue(client, tokens):
     assert f'data-case-id="{pothole["id"]}"' in triage and f'data-case-id="{flood["id"]}"' not in triage
     english = await (await client.get("/console/?queue=overdue&lang=en")).text()
     assert "Drainage and flooding" in english and "Overdue by 2 h" in english
+
+
+async def test_the_case_page_shows_messages_timeline_and_the_deadline_explained(client, tokens):
+    case = await _report(client, "Có <script>alert(1)</script> ở hẻm 12 đường Lê Lợi")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET due_at = now() + interval '3 days', deadline_reason = $2 WHERE id = $1",
+                       case["id"], "15 ngày làm việc theo quy chế 1022")
+    assert (await client.post(f"/api/v1/cases/{case['id']}/replies", json={"text": "Chúng tôi đã nhận <b>"},
+                              headers=auth(tokens["agent"]))).status == 201
+    assert (await client.post(f"/api/v1/cases/{case['id']}/notes", json={"text": "Gọi lại sau"},
+                              headers=auth(tokens["agent"]))).status == 201
+    await _signed_in(client, "agent")
+    resp = await client.get(f"/console/cases/{case['id']}")
+    assert resp.status == 200
+    text = await resp.text()
+    messages = text.split('data-testid="case-messages"')[1].split("</section>")[0]
+    assert messages.index("&lt;script&gt;alert(1)&lt;/script&gt;") < messages.index("Chúng tôi đã nhận &lt;b&gt;")
+    assert "<script>alert" not in text and 'data-direction="out"' in messages
+    timeline = text.split('data-testid="case-timeline"')[1].split("</ol>")[0]
+    assert 'data-kind="note"' in timeline and "Gọi lại sau" in timeline
+    assert "15 ngày làm việc theo quy chế 1022" in text and 'data-testid="case-deadline"' in text
+    assert 'data-testid="reply-text"' in text and 'data-testid="reply-send"' in text
+    keys = re.findall(r'data-key="([^"]+)"', text)
+    assert len(keys) == len(set(keys)) > 3  # one key per form, none shared
+    again = await (await client.get(f"/console/cases/{case['id']}")).text()
+    assert not set(keys) & set(re.findall(r'data-key="([^"]+)"', again))  # and new ones on every render
+
+
+async def test_another_units_case_is_a_403_page(client, tokens):
+    case = await _report(client)
+    await client.app[SERVICES].pool.execute("UPDATE cases SET department = 'evn-hcmc' WHERE id = $1", case["id"])
+    await _signed_in(client, "department")
+    resp = await client.get(f"/console/cases/{case['id']}")
+    assert resp.status == 403 and resp.content_type == "text/html"
+    text = await resp.text()
+    assert "Hồ sơ này thuộc đơn vị khác" in text and case["code"] not in text
+    assert (await client.get("/console/cases/999999")).status == 404
+    assert (await client.get(f"/console/events?case={case['id']}")).status == 403
+
+
+async def test_typing_needs_the_csrf_token_and_reaches_others_on_the_case(client, tokens):
+    case = await _report(client)
+    csrf = await _signed_in(client, "agent")
+    stream = await client.get(f"/console/events?case={case['id']}")
+    await stream.content.readline()
+    refused = await client.post(f"/console/cases/{case['id']}/typing", headers={"X-CSRF-Token": "nope"})
+    assert refused.status == 403
+    resp = await client.post(f"/console/cases/{case['id']}/typing", headers={"X-CSRF-Token": csrf})
+    assert resp.status == 204
+    beat = json.loads(await _next_event(stream, "typing"))
+    assert beat["case"] == case["id"] and beat["name"] == "agent"
+    stream.close()
+    late = await client.get(f"/console/events?case={case['id']}")  # a page opened within the 10 s hears it too
+    assert json.loads(await _next_event(late, "typing"))["case"] == case["id"]
+    late.close()

@@ -1,0 +1,128 @@
+// The case page: actions as fetch() calls to the staff API (X-CSRF-Token, one Idempotency-Key per form
+// render), canned replies, the deadline countdown, and live updates (changes, "Lan is replying").
+// Case data only ever reaches the page through textContent or form values.
+(function () {
+  "use strict";
+  var root = document.getElementById("case");
+  if (!root) return;
+  var caseId = root.getAttribute("data-case-id");
+  var me = root.getAttribute("data-me");
+  var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  var lang = (document.querySelector('meta[name="console-lang"]') || {}).content || "vi";
+  var vi = lang === "vi";
+
+  function body(form) {
+    var out = {};
+    var extra = form.getAttribute("data-extra");
+    if (extra) { var fixed = JSON.parse(extra); Object.keys(fixed).forEach(function (k) { out[k] = fixed[k]; }); }
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name) return;
+      if (el.type === "checkbox") { out[el.name] = el.checked; return; }
+      var v = el.value.trim();
+      if (v !== "") out[el.name] = v;
+    });
+    return out;
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("form[data-api]"), function (form) {
+    var result = form.querySelector(".result");
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var button = form.querySelector('button[type="submit"]');
+      if (button.disabled) return;
+      button.disabled = true;
+      if (result) result.textContent = "…";
+      var payload = body(form);
+      fetch(form.getAttribute("data-api"), {
+        method: form.getAttribute("data-method") || "POST",
+        credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf,
+                  "Idempotency-Key": form.getAttribute("data-key")},
+        body: JSON.stringify(payload)
+      }).then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (data) {
+          if (!resp.ok) {
+            var detail = data && (data.detail && (data.detail.message || data.detail)) || data.error || resp.status;
+            throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+          }
+          if (result) result.textContent = vi ? "Đã thực hiện." : "Done.";
+          window.location.reload();  // a fresh render: the new state, and new keys for the next action
+        });
+      }).catch(function (err) {
+        if (result) result.textContent = (vi ? "Không thực hiện được: " : "Failed: ") + err.message;
+        button.disabled = false;  // the same key: a retry of this very request is still sent once
+      });
+    });
+  });
+
+  // Canned replies fill the reply box (as its value: never markup).
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-fills]"), function (select) {
+    select.addEventListener("change", function () {
+      var option = select.options[select.selectedIndex];
+      var target = document.getElementById(select.getAttribute("data-fills"));
+      if (option && option.getAttribute("data-text") && target) {
+        target.value = option.getAttribute("data-text");
+        target.dispatchEvent(new Event("input"));
+        target.focus();
+      }
+    });
+  });
+
+  // The deadline counts down.
+  var countdown = document.getElementById("countdown");
+  function span(ms) {
+    var minutes = Math.ceil(Math.abs(ms) / 60000), d = Math.floor(minutes / 1440), h = Math.floor(minutes % 1440 / 60),
+        m = minutes % 60;
+    if (d) return d + (vi ? " ngày " : " d ") + h + (vi ? " giờ" : " h");
+    if (h) return h + (vi ? " giờ " : " h ") + m + (vi ? " phút" : " min");
+    return m + (vi ? " phút" : " min");
+  }
+  function tick() {
+    var due = countdown && countdown.getAttribute("data-due");
+    if (!due || countdown.getAttribute("data-paused") === "1") return;
+    var left = new Date(due).getTime() - Date.now();
+    countdown.textContent = left < 0 ? (vi ? "Quá hạn " : "Overdue by ") + span(left)
+                                     : (vi ? "Còn " : "") + span(left) + (vi ? "" : " left");
+    countdown.className = "deadline deadline-" + (left < 0 ? "overdue" : "ok");
+  }
+  tick();
+  setInterval(tick, 30000);
+
+  // Presence: tell others we are typing (at most every 4 s), and show who else is.
+  var reply = document.getElementById("reply-text");
+  var lastBeat = 0;
+  if (reply) {
+    reply.addEventListener("input", function () {
+      var now = Date.now();
+      if (now - lastBeat < 4000 || !reply.value) return;
+      lastBeat = now;
+      fetch("/console/cases/" + caseId + "/typing", {method: "POST", credentials: "same-origin",
+                                                      headers: {"X-CSRF-Token": csrf}}).catch(function () {});
+    });
+  }
+  var typing = document.getElementById("typing");
+  var typists = {};
+  function showTyping() {
+    var now = Date.now(), names = [];
+    Object.keys(typists).forEach(function (id) {
+      if (typists[id].until > now) names.push(typists[id].name); else delete typists[id];
+    });
+    if (typing) typing.textContent = names.length ? names.join(", ") + (vi ? " đang trả lời…" : " is replying…") : "";
+  }
+  setInterval(showTyping, 2000);
+  if (window.EventSource) {
+    var source = new EventSource("/console/events?case=" + encodeURIComponent(caseId));
+    source.addEventListener("typing", function (e) {
+      try {
+        var beat = JSON.parse(e.data);
+        if (String(beat.user) === me) return;
+        typists[beat.user] = {name: String(beat.name), until: Date.now() + 10000};
+        showTyping();
+      } catch (err) { /* not a beat of ours */ }
+    });
+    source.addEventListener("cases", function () {
+      var notice = document.getElementById("case-updated");
+      if (notice) notice.hidden = false;
+    });
+  }
+})();
