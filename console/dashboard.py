@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from casework.models import FIELD_LABELS
 from kernel.actors import Role
 from kernel.auth import staff_actor
 from kernel.http import SERVICES, json_response
@@ -180,8 +181,10 @@ async def page_view(request: web.Request) -> web.Response:
     now = services.clock()  # type: ignore[attr-defined]
     async with services.pool.acquire() as conn:  # type: ignore[attr-defined]
         data = await dashboard_data(conn, now)
+    lang = lang_of(request)
+    labels = {code: names[0 if lang == "vi" else 1] for code, names in FIELD_LABELS.items()}
     return render(request, "dashboard.html", actor=page.actor, csrf_token=page.csrf_token, data=data, now=now,
-                  s=TEXT[lang_of(request)])
+                  s=TEXT[lang], field_labels=labels)
 
 
 def setup(app: web.Application) -> None:

@@ -11,7 +11,8 @@
                          reopened: "#d94801" };
 
   el.style.height = Math.max(420, window.innerHeight - el.getBoundingClientRect().top - 24) + "px";
-  var map = L.map(el, { zoomControl: true, attributionControl: false, preferCanvas: true, minZoom: 8 });
+  var map = L.map(el, { zoomControl: true, attributionControl: false, minZoom: 7 });
+  var dots = L.canvas({ padding: 0.2 });  // thousands of points draw on one canvas; wards stay SVG paths
   map.setView([10.78, 106.7], 10);
 
   function node(tag, text, cls) {
@@ -24,16 +25,23 @@
   function thresholds(counts) {
     var max = 0;
     counts.forEach(function (c) { if (c > max) { max = c; } });
-    if (max === 0) { return [1, 2, 3, 4, 5]; }
     var steps = [];
-    for (var i = 1; i <= 5; i++) { steps.push(Math.max(i, Math.ceil(max * i / 5))); }
+    if (max <= 5) {
+      for (var j = 1; j <= Math.max(max, 1); j++) { steps.push(j); }
+      return steps;
+    }
+    for (var i = 1; i <= 5; i++) { steps.push(Math.ceil(max * i / 5)); }
     return steps;  // class k holds counts in (steps[k-2], steps[k-1]]
   }
 
   function colour(count, steps) {
     if (!count) { return COLOURS[0]; }
-    for (var i = 0; i < steps.length; i++) { if (count <= steps[i]) { return COLOURS[i + 1]; } }
+    for (var i = 0; i < steps.length; i++) { if (count <= steps[i]) { return shade(i, steps); } }
     return COLOURS[COLOURS.length - 1];
+  }
+
+  function shade(i, steps) {  // spread however many classes there are over the whole ramp
+    return COLOURS[Math.round((i + 1) * (COLOURS.length - 1) / steps.length)];
   }
 
   function legend(steps) {
@@ -43,7 +51,7 @@
     [0].concat(steps).forEach(function (high, i) {
       var row = node("div");
       var swatch = node("span", null, "swatch");
-      swatch.style.background = COLOURS[i];
+      swatch.style.background = i === 0 ? COLOURS[0] : shade(i - 1, steps);
       row.appendChild(swatch);
       row.appendChild(node("span", i === 0 ? "0" : (low === high ? String(high) : low + "–" + high)));
       if (i > 0) { low = high + 1; }
@@ -99,9 +107,13 @@
         });
       }
     }).addTo(map);
-    map.fitBounds(layer.getBounds());
+    var mainland = L.latLngBounds([]);  // Côn Đảo, 180 km out at sea, would shrink the city to a corner
+    layer.eachLayer(function (shape) {
+      if (shape.feature.properties.type !== "Đặc khu") { mainland.extend(shape.getBounds()); }
+    });
+    map.fitBounds(mainland.isValid() ? mainland : layer.getBounds());
     data.points.forEach(function (p) {
-      var dot = L.circleMarker([p.lat, p.lon], { radius: p.urgent ? 6 : 4, weight: 1, color: "#fff",
+      var dot = L.circleMarker([p.lat, p.lon], { renderer: dots, radius: p.urgent ? 6 : 4, weight: 1, color: "#fff",
                                                  fillColor: STATUS_COLOURS[p.status] || "#333", fillOpacity: 0.9 });
       var pop = node("div");
       var a = node("a", p.code);
