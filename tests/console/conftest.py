@@ -80,7 +80,14 @@ class Hotline:
 
 
 @pytest.fixture
-async def hotline(settings: Settings, pool: asyncpg.Pool, units: list[str]) -> AsyncIterator[Hotline]:
+def live_settings() -> dict[str, object]:
+    """Settings a test module changes for its hotline (override this fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
+async def hotline(settings: Settings, pool: asyncpg.Pool, units: list[str],
+                  live_settings: dict[str, object]) -> AsyncIterator[Hotline]:
     """The app and its worker in this process on a free port, with one staff user per role."""
     from casework import staff
     from hotline.app import create_app
@@ -89,7 +96,8 @@ async def hotline(settings: Settings, pool: asyncpg.Pool, units: list[str]) -> A
         await staff.create_user(pool, name, role=role, department=unit, password=f"{name}-secret")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    live = settings.model_copy(update={"public_base_url": url, "login_max_failures": LOGIN_MAX_FAILURES})
+    live = settings.model_copy(update={"public_base_url": url, "login_max_failures": LOGIN_MAX_FAILURES,
+                                       **live_settings})
     server = TestServer(create_app(live, with_worker=True), host="127.0.0.1", port=port)
     await server.start_server()
     try:
@@ -110,8 +118,15 @@ async def context(browser: Browser, hotline: Hotline) -> AsyncIterator[BrowserCo
 
 
 @pytest.fixture
-async def page(context: BrowserContext) -> Page:
-    return await context.new_page()
+async def page(context: BrowserContext) -> AsyncIterator[Page]:
+    """A tab whose uncaught script errors fail the test (with the browser console's messages for the record)."""
+    p = await context.new_page()
+    errors: list[str] = []
+    log: list[str] = []
+    p.on("pageerror", lambda e: errors.append(f"{p.url}: {e}"))
+    p.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
+    yield p
+    assert not errors, (errors, log)
 
 
 async def sign_in(context: BrowserContext, hotline: Hotline, name: str) -> str:
