@@ -64,13 +64,14 @@ def classification(case: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
     }
 
 
-def messages(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def messages(rows: Sequence[Mapping[str, Any]], names: Mapping[int, str] | None = None) -> list[dict[str, Any]]:
     """The conversation across channels in time order, attachments sorted into photos, audio and other files."""
     out = []
     for m in sorted(rows, key=lambda m: (m["created_at"], m["id"])):
         files = list(m["files"] or [])
         out.append({
-            "id": m["id"], "direction": m["direction"], "channel": m["channel"], "kind": m["kind"],
+            "id": m["id"], "name": (names or {}).get(m["id"]), "direction": m["direction"], "channel": m["channel"],
+            "kind": m["kind"],
             "text": m["text"] or "", "status": m["status"], "provider_status": m["provider_status"],
             "error": m["error"] or m["provider_error"], "at": m["created_at"], "sent_at": m["sent_at"],
             "photos": [f for f in files if str(f.get("content_type", "")).startswith("image/")],

@@ -101,3 +101,10 @@ async def duplicates_of(conn: asyncpg.Connection, case_id: int) -> list[asyncpg.
     """The cases marked as duplicates of this one."""
     return await conn.fetch("SELECT id, tracking_code, status, duplicate_score, created_at FROM cases"
                             " WHERE duplicate_of = $1 ORDER BY id", case_id)
+
+
+async def sender_names(conn: asyncpg.Connection, case_id: int) -> dict[int, str]:
+    """The name each inbound message gave (a report's name field, a chat's display name), by message id."""
+    rows = await conn.fetch("SELECT id, display_name FROM messages WHERE case_id = $1 AND direction = 'in'"
+                            " AND display_name IS NOT NULL ORDER BY id", case_id)
+    return {r["id"]: r["display_name"] for r in rows}

@@ -99,6 +99,7 @@ async def case_view(request: web.Request) -> web.Response:
     case = found["case"]
     async with services.pool.acquire() as conn:
         children = await store.duplicates_of(conn, case_id)
+        names = await store.sender_names(conn, case_id)
         parent = await casework_store.get_case(conn, case["duplicate_of"]) if case["duplicate_of"] else None
         units = await store.departments(conn)
     lang = lang_of(request)
@@ -107,7 +108,8 @@ async def case_view(request: web.Request) -> web.Response:
         parent = None  # another unit's case: not even its code
     return render(
         request, "case.html", actor=page.actor, csrf_token=page.csrf_token, case=case, citizen=found["citizen"],
-        messages=case_page.messages(found["messages"]), timeline=case_page.timeline(found["events"], lang),
+        citizen_name=(found["citizen"] or {}).get("name") or next(iter(names.values()), None),
+        messages=case_page.messages(found["messages"], names), timeline=case_page.timeline(found["events"], lang),
         classification=case_page.classification(case, found["events"], lang), facts=case_page.facts(case, now, lang),
         canned=case_page.canned(case, lang), parent=parent, children=children,
         units=[(u["code"], u["name_vi"] if lang == "vi" else u["name_en"]) for u in units],

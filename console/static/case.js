@@ -88,6 +88,33 @@
   tick();
   setInterval(tick, 30000);
 
+  // Live: on a change, the conversation, the timeline, the status and the deadline are fetched again and
+  // swapped in (server-rendered, escaped); what is being typed and the forms' keys stay as they are.
+  var refreshing = false, again = false;
+  function refreshParts() {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    fetch(window.location.pathname, {credentials: "same-origin", headers: {"Accept": "text/html"}})
+      .then(function (resp) { if (!resp.ok) throw new Error(String(resp.status)); return resp.text(); })
+      .then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        ["case-head", "case-messages", "case-timeline", "case-deadline-facts"].forEach(function (id) {
+          var fresh = doc.getElementById(id), old = document.getElementById(id);
+          if (fresh && old) old.replaceWith(document.importNode(fresh, true));
+        });
+        countdown = document.getElementById("countdown");
+        tick();
+      })
+      .catch(function () {
+        var notice = document.getElementById("case-updated");
+        if (notice) notice.hidden = false;
+      })
+      .then(function () {
+        refreshing = false;
+        if (again) { again = false; refreshParts(); }
+      });
+  }
+
   // Presence: tell others we are typing (at most every 4 s), and show who else is.
   var reply = document.getElementById("reply-text");
   var lastBeat = 0;
@@ -120,9 +147,6 @@
         showTyping();
       } catch (err) { /* not a beat of ours */ }
     });
-    source.addEventListener("cases", function () {
-      var notice = document.getElementById("case-updated");
-      if (notice) notice.hidden = false;
-    });
+    source.addEventListener("cases", refreshParts);
   }
 })();

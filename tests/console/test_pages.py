@@ -202,7 +202,7 @@ async def test_the_inbox_filters_by_field_and_queue(client, tokens):
 
 
 async def test_the_case_page_shows_messages_timeline_and_the_deadline_explained(client, tokens):
-    case = await _report(client, "Có <script>alert(1)</script> ở hẻm 12 đường Lê Lợi")
+    case = await _report(client, "Có <script>alert(1)</script> ở hẻm 12 đường Lê Lợi", name="<i>Trần Thị Lan</i>")
     pool = client.app[SERVICES].pool
     await pool.execute("UPDATE cases SET due_at = now() + interval '3 days', deadline_reason = $2 WHERE id = $1",
                        case["id"], "15 ngày làm việc theo quy chế 1022")
@@ -217,6 +217,7 @@ async def test_the_case_page_shows_messages_timeline_and_the_deadline_explained(
     messages = text.split('data-testid="case-messages"')[1].split("</section>")[0]
     assert messages.index("&lt;script&gt;alert(1)&lt;/script&gt;") < messages.index("Chúng tôi đã nhận &lt;b&gt;")
     assert "<script>alert" not in text and 'data-direction="out"' in messages
+    assert "&lt;i&gt;Trần Thị Lan&lt;/i&gt;" in text and "<i>Trần" not in text
     timeline = text.split('data-testid="case-timeline"')[1].split("</ol>")[0]
     assert 'data-kind="note"' in timeline and "Gọi lại sau" in timeline
     assert "15 ngày làm việc theo quy chế 1022" in text and 'data-testid="case-deadline"' in text
