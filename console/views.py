@@ -26,6 +26,7 @@ from console.auth import (
     page_actor,
 )
 from console.render import HERE, lang_of, page_response, render, render_text
+from console.wards import ward_options
 from kernel.errors import Forbidden, NotFound
 from kernel.http import SERVICES
 
@@ -71,7 +72,7 @@ async def inbox_page(request: web.Request) -> web.Response:
         statuses=[(code, labels[index]) for code, labels in STATUS_LABELS.items()],
         fields=[(code, labels[index]) for code, labels in FIELD_LABELS.items()],
         units=[(u["code"], u["name_vi"] if lang == "vi" else u["name_en"]) for u in units],
-        channels=inbox_rows.CHANNELS,
+        channels=inbox_rows.CHANNELS, ward_options=ward_options(lang),
     )
 
 

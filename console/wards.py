@@ -111,3 +111,10 @@ async def ward_layer() -> WardLayer:
             _layer.append(layer)
             log.info("ward layer built: %d wards, %d bytes", layer.features, len(layer.body))
     return _layer[0]
+
+
+@functools.cache
+def ward_options(lang: str = "vi") -> list[tuple[str, str]]:
+    """(code, name) of every ward, by name, for a filter's list."""
+    index = 0 if lang == "vi" else 1
+    return sorted(((code, names[index]) for code, names in wards().items()), key=lambda item: item[1])

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 
+import console.wards
 from kernel.http import SERVICES
 from tests.conftest import auth
 
@@ -255,3 +256,20 @@ async def test_typing_needs_the_csrf_token_and_reaches_others_on_the_case(client
     late = await client.get(f"/console/events?case={case['id']}")  # a page opened within the 10 s hears it too
     assert json.loads(await _next_event(late, "typing"))["case"] == case["id"]
     late.close()
+
+
+async def test_the_inbox_filters_by_ward_and_dates_and_names_the_ward(client, tokens):
+    here, there = await _report(client, "Rác thải ùn ứ"), await _report(client, "Cây đổ")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET ward_code = '25750', created_at = '2026-11-02T09:00:00+07:00'"
+                       " WHERE id = $1", here["id"])
+    await pool.execute("UPDATE cases SET created_at = '2026-11-20T09:00:00+07:00' WHERE id = $1", there["id"])
+    ward = console.wards.ward_name("25750")
+    assert ward.startswith(("Phường", "Xã"))
+    await _signed_in(client, "agent")
+    text = await (await client.get("/console/", params={"queue": "all", "ward": "25750"})).text()
+    assert f'data-case-id="{here["id"]}"' in text and f'data-case-id="{there["id"]}"' not in text
+    assert f"<td>{ward}</td>" in text
+    dates = {"queue": "all", "from": "2026-11-01", "to": "2026-11-10"}
+    early = await (await client.get("/console/", params=dates)).text()
+    assert f'data-case-id="{here["id"]}"' in early and f'data-case-id="{there["id"]}"' not in early
