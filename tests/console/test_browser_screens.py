@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from hotline import demo
-from tests.console.conftest import Hotline, screenshot, until
+from tests.console.conftest import Hotline, api, case_path, screenshot, until
 
 REPORTS = [
     ("Đèn đường hỏng cả đoạn trước nhà số 12 Lê Lợi, tối om rất nguy hiểm", 10.7735, 106.7012),
@@ -60,3 +60,15 @@ async def test_the_inbox_map_and_dashboard_are_drawn_with_cases(page, hotline, s
     await page.locator("#dashboard canvas").first.wait_for()
     await screenshot(page, "console-dashboard")
 
+
+async def test_the_case_page_is_drawn_with_its_conversation(page, hotline, signed_in):
+    ids = await seed(hotline)
+    await signed_in("agent")
+    await api(hotline, "agent", "POST", f"/api/v1/cases/{ids[4]}/replies",
+              {"text": "Cảm ơn anh/chị, chúng tôi đã chuyển đơn vị điện lực kiểm tra trong hôm nay."})
+
+    await page.goto(f"{hotline.url}{case_path(ids[4])}")
+    await page.get_by_test_id("case-messages").get_by_text("Cảm ơn anh/chị").wait_for()
+    await page.get_by_test_id("case-timeline").wait_for()
+    await page.get_by_test_id("case-status").wait_for()
+    await screenshot(page, "console-case")
