@@ -116,7 +116,7 @@ async def case_view(request: web.Request) -> web.Response:
         units=[(u["code"], u["name_vi"] if lang == "vi" else u["name_en"]) for u in units],
         fields=[(code, labels[0 if lang == "vi" else 1]) for code, labels in FIELD_LABELS.items()],
         keys={name: secrets.token_urlsafe(18) for name in ACTION_FORMS},
-        may_edit=actions.role_may_edit(page.actor),
+        may_edit=actions.role_may_edit(page.actor), ward_options=ward_options(lang),
     )
 
 

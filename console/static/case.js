@@ -148,5 +148,7 @@
       } catch (err) { /* not a beat of ours */ }
     });
     source.addEventListener("cases", refreshParts);
+    // Changes between this page's render and the stream's (re)connection were told to nobody: catch up once.
+    source.addEventListener("open", refreshParts);
   }
 })();

@@ -12,21 +12,24 @@
   function rows() { return Array.prototype.slice.call(body.querySelectorAll('tr[data-testid="inbox-row"]')); }
   function rowOf(id) { return body.querySelector('tr[data-case-id="' + id + '"]'); }
 
+  // ids: those cases; null: the first page again (after the stream (re)connects, for changes told to nobody).
   function refresh(ids) {
-    var url = "/console/inbox/rows?" + filters + (filters ? "&" : "") + "ids=" + ids.join(",");
+    var url = "/console/inbox/rows?" + filters + (ids ? (filters ? "&" : "") + "ids=" + ids.join(",") : "");
     fetch(url, {credentials: "same-origin", headers: {"Accept": "text/html"}}).then(function (resp) {
       if (!resp.ok) throw new Error(String(resp.status));
       return resp.text();
     }).then(function (html) {
       var doc = new DOMParser().parseFromString("<table><tbody>" + html + "</tbody></table>", "text/html");
       var fresh = Array.prototype.slice.call(doc.querySelectorAll('tr[data-testid="inbox-row"]'));
-      var seen = {};
+      var seen = {}, changed = 0;
       fresh.forEach(function (tr) {
         var id = tr.getAttribute("data-case-id");
         seen[id] = true;
+        var old = rowOf(id);
+        if (old && old.innerHTML === tr.innerHTML) return;  // nothing new in this row
+        changed += 1;
         var node = document.importNode(tr, true);
         node.classList.add("fresh");
-        var old = rowOf(id);
         if (old) {
           if (old.classList.contains("selected")) node.classList.add("selected");
           body.replaceChild(node, old);
@@ -35,11 +38,11 @@
           body.insertBefore(node, before || null);
         }
       });
-      ids.forEach(function (id) {  // changed and no longer in this queue
+      (ids || []).forEach(function (id) {  // changed and no longer in this queue
         var old = rowOf(id);
         if (old && !seen[id]) old.remove();
       });
-      if (fresh.length && status) status.textContent = lang === "vi" ? "Có cập nhật mới." : "New updates.";
+      if (changed && status) status.textContent = lang === "vi" ? "Có cập nhật mới." : "New updates.";
     }).catch(function () { /* the next change or a reload brings it */ });
   }
 
@@ -49,6 +52,7 @@
       var ids = String(e.data).split(",").filter(function (x) { return /^\d+$/.test(x); });
       if (ids.length) refresh(ids);
     });
+    source.addEventListener("open", function () { refresh(null); });
   }
 
   // Keyboard: j / k move the selection, Enter opens the selected case.
