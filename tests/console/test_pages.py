@@ -273,3 +273,33 @@ async def test_the_inbox_filters_by_ward_and_dates_and_names_the_ward(client, to
     dates = {"queue": "all", "from": "2026-11-01", "to": "2026-11-10"}
     early = await (await client.get("/console/", params=dates)).text()
     assert f'data-case-id="{here["id"]}"' in early and f'data-case-id="{there["id"]}"' not in early
+
+
+async def test_a_change_made_through_another_web_process_reaches_this_ones_stream(client, aiohttp_client, settings,
+                                                                                   tokens):
+    from hotline.app import create_app
+
+    other = await aiohttp_client(create_app(settings))  # a second web process on the same database
+    await _signed_in(client, "agent")
+    stream = await client.get("/console/events")
+    await stream.content.readline()
+    case = await _report(other, "Báo qua tiến trình thứ hai")
+    ids: set[int] = set()
+    while case["id"] not in ids:
+        ids |= {int(i) for i in (await _next_event(stream, "cases")).split(",")}
+    stream.close()
+
+
+async def test_mine_and_waiting_queues_and_canned_replies_with_the_cases_facts(client, tokens):
+    mine, paused = await _report(client, "Của tôi"), await _report(client, "Chờ công dân bổ sung")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET assignee = (SELECT id FROM staff_users WHERE username = 'agent'),"
+                       " department = 'so-xay-dung', due_at = '2026-12-24T10:00:00+07:00' WHERE id = $1", mine["id"])
+    await pool.execute("UPDATE cases SET clock_paused_at = now(), status = 'forwarded' WHERE id = $1", paused["id"])
+    await _signed_in(client, "agent")
+    text = await (await client.get("/console/?queue=mine")).text()
+    assert f'data-case-id="{mine["id"]}"' in text and f'data-case-id="{paused["id"]}"' not in text
+    text = await (await client.get("/console/?queue=waiting")).text()
+    assert f'data-case-id="{paused["id"]}"' in text and f'data-case-id="{mine["id"]}"' not in text
+    page = await (await client.get(f"/console/cases/{mine['id']}")).text()
+    assert f"mã hồ sơ {mine['code']}" in page and "Sở Xây dựng" in page and "10:00 24/12/2026" in page
