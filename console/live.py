@@ -165,7 +165,7 @@ async def announce_typing(pool: Any, redis: Any, case_id: int, user_id: int, nam
     payload = json.dumps({"case": case_id, "user": user_id, "name": name}, ensure_ascii=False)
     await redis.set(typing_key(case_id, user_id), payload, ex=TYPING_SECONDS)
     async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_notify($1, $2)", TYPING_CHANNEL, payload)
+        await store.notify(conn, TYPING_CHANNEL, payload)
 
 
 async def typing_now(redis: Any, case_id: int) -> list[str]:

@@ -108,3 +108,8 @@ async def sender_names(conn: asyncpg.Connection, case_id: int) -> dict[int, str]
     rows = await conn.fetch("SELECT id, display_name FROM messages WHERE case_id = $1 AND direction = 'in'"
                             " AND display_name IS NOT NULL ORDER BY id", case_id)
     return {r["id"]: r["display_name"] for r in rows}
+
+
+async def notify(conn: asyncpg.Connection, channel: str, payload: str) -> None:
+    """NOTIFY every web process listening on `channel` (sent at commit)."""
+    await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
