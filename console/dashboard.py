@@ -81,46 +81,45 @@ def local_day(now: datetime) -> Day:
     return Day(start.date().isoformat(), start, start + timedelta(days=1))
 
 
-async def queues(conn: asyncpg.Connection) -> dict[str, int]:
-    row = await conn.fetchrow(
-        "SELECT count(*) FILTER (WHERE status = 'triage') AS triage,"
-        " count(*) FILTER (WHERE status = 'forwarded' AND accepted_at IS NULL) AS forwarded_not_accepted,"
-        " count(*) FILTER (WHERE status = 'in_progress') AS in_progress,"
-        " count(*) FILTER (WHERE status = 'reopened') AS reopened,"
-        " count(*) FILTER (WHERE status = 'received') AS received"
-        " FROM cases WHERE status IN ('received', 'triage', 'forwarded', 'in_progress', 'reopened')"
-    )
-    return dict(row)
+async def open_board(conn: asyncpg.Connection) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The queue sizes and the deadlines by unit, from one pass over the open cases (an index-only scan)."""
+    rows = await conn.fetch(
+        "SELECT department, status, sla_state, accepted_at IS NULL AS unaccepted, count(*) AS n FROM cases"
+        " WHERE status IN ('received', 'triage', 'forwarded', 'in_progress', 'reopened')"
+        " GROUP BY department, status, sla_state, accepted_at IS NULL")
+    queue_sizes = {"triage": 0, "forwarded_not_accepted": 0, "in_progress": 0, "reopened": 0, "received": 0}
+    units: dict[str | None, dict[str, Any]] = {}
+    for r in rows:
+        n = r["n"]
+        key = "forwarded_not_accepted" if r["status"] == "forwarded" else r["status"]
+        if r["status"] != "forwarded" or r["unaccepted"]:
+            queue_sizes[key] += n
+        unit = units.setdefault(r["department"], {"unit": r["department"], "at_risk": 0, "overdue": 0, "open": 0})
+        unit["open"] += n
+        if r["sla_state"] in ("at_risk", "overdue"):
+            unit[r["sla_state"]] += n
+    names = {r["code"]: (r["name_vi"], r["name_en"]) for r in await conn.fetch(
+        "SELECT code, name_vi, name_en FROM departments WHERE code = ANY($1::text[])", [u for u in units if u])}
+    deadlines = []
+    for code, unit in units.items():
+        name_vi, name_en = names.get(code, (None, None)) if code else (None, None)
+        deadlines.append({**unit, "name_vi": name_vi, "name_en": name_en})
+    # The most overdue first, then the most at risk; units by code, cases without a unit first among equals.
+    deadlines.sort(key=lambda u: (-u["overdue"], -u["at_risk"], u["unit"] is not None, u["unit"] or ""))
+    return queue_sizes, deadlines
 
 
 async def staff_load(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """Staff who are available now, with their open assigned cases against their capacity."""
     rows = await conn.fetch(
-        "SELECT u.id, u.username, u.display_name, u.role, u.department, u.capacity, u.last_seen_at,"
-        " (SELECT count(*) FROM cases c WHERE c.assignee = u.id AND c.status = ANY($1::text[])) AS open_cases"
-        " FROM staff_users u WHERE u.active AND u.available ORDER BY u.department NULLS FIRST, u.display_name, u.id",
-        list(OPEN_STATUSES),
-    )
+        "SELECT u.id, u.username, u.display_name, u.role, u.department, u.capacity, u.last_seen_at"
+        " FROM staff_users u WHERE u.active AND u.available ORDER BY u.department NULLS FIRST, u.display_name, u.id")
+    load = dict(await conn.fetch(
+        "SELECT assignee, count(*) FROM cases WHERE assignee = ANY($1::bigint[]) AND status = ANY($2::text[])"
+        " GROUP BY assignee", [r["id"] for r in rows], list(OPEN_STATUSES)))
     return [{"id": r["id"], "username": r["username"], "name": r["display_name"], "role": r["role"],
-             "unit": r["department"], "capacity": r["capacity"], "open": r["open_cases"],
+             "unit": r["department"], "capacity": r["capacity"], "open": load.get(r["id"], 0),
              "last_seen_at": rfc3339(r["last_seen_at"]) if r["last_seen_at"] else None} for r in rows]
-
-
-async def deadlines_by_unit(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    """Open cases at risk and overdue, per unit (cases with no unit yet under null)."""
-    rows = await conn.fetch(
-        "SELECT c.department, d.name_vi, d.name_en,"
-        " count(*) FILTER (WHERE c.sla_state = 'at_risk') AS at_risk,"
-        " count(*) FILTER (WHERE c.sla_state = 'overdue') AS overdue,"
-        " count(*) AS open"
-        " FROM cases c LEFT JOIN departments d ON d.code = c.department"
-        " WHERE c.status = ANY($1::text[]) GROUP BY c.department, d.name_vi, d.name_en"
-        " ORDER BY count(*) FILTER (WHERE c.sla_state = 'overdue') DESC,"
-        " count(*) FILTER (WHERE c.sla_state = 'at_risk') DESC, c.department NULLS FIRST",
-        list(OPEN_STATUSES),
-    )
-    return [{"unit": r["department"], "name_vi": r["name_vi"], "name_en": r["name_en"], "at_risk": r["at_risk"],
-             "overdue": r["overdue"], "open": r["open"]} for r in rows]
 
 
 async def intake_today(conn: asyncpg.Connection, day: Day) -> dict[str, Any]:
@@ -152,12 +151,13 @@ async def intake_today(conn: asyncpg.Connection, day: Day) -> dict[str, Any]:
 
 async def dashboard_data(conn: asyncpg.Connection, now: datetime) -> dict[str, Any]:
     day = local_day(now)
+    queue_sizes, deadlines = await open_board(conn)
     return {
         "now": rfc3339(now),
         "day": day.date,
-        "queues": await queues(conn),
+        "queues": queue_sizes,
         "staff": await staff_load(conn),
-        "deadlines": await deadlines_by_unit(conn),
+        "deadlines": deadlines,
         "today": await intake_today(conn, day),
     }
 
