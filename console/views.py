@@ -12,7 +12,7 @@ from aiohttp import web
 
 from casework import actions
 from casework import store as casework_store
-from casework.models import FIELD_LABELS, STATUS_LABELS, Role
+from casework.models import FIELD_LABELS, OPEN_STATUSES, STATUS_LABELS, Role
 from console import case_page, live, store
 from console import inbox as inbox_rows
 from console.auth import (
@@ -29,6 +29,7 @@ from console.render import HERE, lang_of, page_response, render, render_text
 from console.wards import ward_options
 from kernel.errors import Forbidden, NotFound
 from kernel.http import SERVICES
+from routing import duplicates
 
 HEARTBEAT_SECONDS = 15
 # The case page's forms; each render gives each its own Idempotency-Key, so a double click sends once.
@@ -103,6 +104,7 @@ async def case_view(request: web.Request) -> web.Response:
         names = await store.sender_names(conn, case_id)
         parent = await casework_store.get_case(conn, case["duplicate_of"]) if case["duplicate_of"] else None
         units = await store.departments(conn)
+        suggested = await _likely_duplicate(conn, case, page)
     lang = lang_of(request)
     now = services.clock()
     if parent is not None and page.actor.is_department and parent["department"] != page.actor.department:
@@ -112,12 +114,28 @@ async def case_view(request: web.Request) -> web.Response:
         citizen_name=(found["citizen"] or {}).get("name") or next(iter(names.values()), None),
         messages=case_page.messages(found["messages"], names), timeline=case_page.timeline(found["events"], lang),
         classification=case_page.classification(case, found["events"], lang), facts=case_page.facts(case, now, lang),
-        canned=case_page.canned(case, lang), parent=parent, children=children,
+        canned=case_page.canned(case, lang), parent=parent, children=children, suggested=suggested,
         units=[(u["code"], u["name_vi"] if lang == "vi" else u["name_en"]) for u in units],
         fields=[(code, labels[0 if lang == "vi" else 1]) for code, labels in FIELD_LABELS.items()],
         keys={name: secrets.token_urlsafe(18) for name in ACTION_FORMS},
         may_edit=actions.role_may_edit(page.actor), ward_options=ward_options(lang),
     )
+
+
+async def _likely_duplicate(conn: Any, case: Any, page: PageActor) -> dict[str, Any] | None:
+    """Routing's duplicate finder on an open case not yet linked: the earlier open case it likely repeats."""
+    if case["duplicate_of"] is not None or case["status"] not in OPEN_STATUSES:
+        return None
+    match = await duplicates.find_duplicate(conn, case_id=case["id"], field=case["field"], lat=case["lat"],
+                                            lon=case["lon"], ward_code=case["ward_code"],
+                                            text=case["description"] or "", opened_at=case["created_at"])
+    if match is None:
+        return None
+    parent = await casework_store.get_case(conn, match.parent_id)
+    if parent is None or (page.actor.is_department and parent["department"] != page.actor.department):
+        return None
+    return {"id": parent["id"], "code": parent["tracking_code"], "score": match.score,
+            "vi": match.explanation_vi, "en": match.explanation_en}
 
 
 async def events(request: web.Request) -> web.StreamResponse:

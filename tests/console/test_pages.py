@@ -303,3 +303,22 @@ async def test_mine_and_waiting_queues_and_canned_replies_with_the_cases_facts(c
     assert f'data-case-id="{paused["id"]}"' in text and f'data-case-id="{mine["id"]}"' not in text
     page = await (await client.get(f"/console/cases/{mine['id']}")).text()
     assert f"mã hồ sơ {mine['code']}" in page and "Sở Xây dựng" in page and "10:00 24/12/2026" in page
+
+
+async def test_the_case_page_offers_routings_likely_duplicate(client, tokens):
+    text = "Ổ gà rất lớn giữa đường trước nhà số 12 Lê Lợi, xe máy té ngã"
+    first, again = await _report(client, text), await _report(client, text)
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET field = 'urban_infrastructure', status = 'triage', ward_code = '25750',"
+                       " lat = 10.7751, lon = 106.7009, created_at = now() - ($2 || ' hours')::interval"
+                       " WHERE id = $1", first["id"], "3")
+    await pool.execute("UPDATE cases SET field = 'urban_infrastructure', status = 'triage', ward_code = '25750',"
+                       " lat = 10.7751, lon = 106.7009, created_at = now() - ($2 || ' hours')::interval"
+                       " WHERE id = $1", again["id"], "1")
+    await _signed_in(client, "agent")
+    page = await (await client.get(f"/console/cases/{again['id']}")).text()
+    offer = page.split('data-testid="likely-duplicate"')[1].split("</section>")[0]
+    assert f'href="/console/cases/{first["id"]}"' in offer and 'data-testid="duplicate-mark"' in offer
+    assert f'"duplicate_of": {first["id"]}' in offer.replace("&#34;", '"')
+    alone = await (await client.get(f"/console/cases/{first['id']}")).text()  # the earlier one repeats nothing
+    assert 'data-testid="likely-duplicate"' not in alone
