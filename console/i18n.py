@@ -108,6 +108,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "assignee": "Người xử lý",
         "kind": "Loại",
         "internal": "nội bộ",
+        "available": "Đang trực (bấm để tạm vắng)",
+        "away": "Đang vắng (bấm để nhận hồ sơ)",
     },
     "en": {
         "site": "1022 Console",
@@ -211,6 +213,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "assignee": "Assignee",
         "kind": "Kind",
         "internal": "internal",
+        "available": "On duty (click to go away)",
+        "away": "Away (click to take cases)",
     },
 }
 

@@ -72,7 +72,13 @@ def render_text(request: web.Request, name: str, **context: Any) -> str:
     return environment.get_template(name).render(
         lang=lang, other_lang="en" if lang == "vi" else "vi",
         t=lambda key, **kw: t(key, lang).format(**kw) if kw else t(key, lang),
-        fmt=local_time, path=request.path, **context)
+        fmt=local_time, path=request.path, switch_url=_switch_url(request, "en" if lang == "vi" else "vi"), **context)
+
+
+def _switch_url(request: web.Request, lang: str) -> str:
+    """This page in the other language, its query kept."""
+    query = {k: v for k, v in request.query.items() if k != "lang"}
+    return str(request.rel_url.with_query({**query, "lang": lang}))
 
 
 def page_response(request: web.Request, html: str, *, status: int = 200) -> web.Response:

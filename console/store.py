@@ -113,3 +113,7 @@ async def sender_names(conn: asyncpg.Connection, case_id: int) -> dict[int, str]
 async def notify(conn: asyncpg.Connection, channel: str, payload: str) -> None:
     """NOTIFY every web process listening on `channel` (sent at commit)."""
     await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
+
+
+async def is_available(conn: asyncpg.Connection, user_id: int) -> bool:
+    return bool(await conn.fetchval("SELECT available FROM staff_users WHERE id = $1", user_id))

@@ -65,6 +65,8 @@ async def inbox_page(request: web.Request) -> web.Response:
     index = 0 if lang == "vi" else 1
     async with request.config_dict[SERVICES].pool.acquire() as conn:
         units = [] if page.actor.is_department else await store.departments(conn)
+        available = (await store.is_available(conn, page.actor.id)
+                     if page.actor.role in (Role.AGENT, Role.DEPARTMENT) and page.actor.id else None)
     queues = [q for q in store.QUEUES if q != "unit" or page.actor.is_department]
     older = inbox_rows.link(query.params, after=rows[-1]["id"]) if more and rows else None
     return render(
@@ -73,7 +75,7 @@ async def inbox_page(request: web.Request) -> web.Response:
         statuses=[(code, labels[index]) for code, labels in STATUS_LABELS.items()],
         fields=[(code, labels[index]) for code, labels in FIELD_LABELS.items()],
         units=[(u["code"], u["name_vi"] if lang == "vi" else u["name_en"]) for u in units],
-        channels=inbox_rows.CHANNELS, ward_options=ward_options(lang),
+        channels=inbox_rows.CHANNELS, ward_options=ward_options(lang), available=available,
     )
 
 

@@ -322,3 +322,22 @@ async def test_the_case_page_offers_routings_likely_duplicate(client, tokens):
     assert f'"duplicate_of": {first["id"]}' in offer.replace("&#34;", '"')
     alone = await (await client.get(f"/console/cases/{first['id']}")).text()  # the earlier one repeats nothing
     assert 'data-testid="likely-duplicate"' not in alone
+
+
+async def test_the_header_offers_presence_to_agents_and_keeps_filters_across_languages(client, tokens):
+    csrf = await _signed_in(client, "agent")
+    text = await (await client.get("/console/?queue=all&q=ngap")).text()
+    assert 'data-testid="presence-toggle" aria-pressed="false"' in text
+    assert 'href="/console/?queue=all&amp;q=ngap&amp;lang=en"' in text
+    resp = await client.put("/api/v1/me/presence", json={"available": True}, headers={"X-CSRF-Token": csrf})
+    assert resp.status == 200
+    assert 'aria-pressed="true"' in await (await client.get("/console/")).text()
+    english = await client.get("/console/?lang=en")
+    assert "Inbox" in await english.text() and english.cookies["console_lang"].value == "en"
+    assert "Inbox" in await (await client.get("/console/")).text()  # the cookie keeps it
+
+
+async def test_supervisors_see_no_presence_toggle(client, tokens):
+    await _signed_in(client, "supervisor")
+    text = await (await client.get("/console/")).text()
+    assert 'data-testid="presence-toggle"' not in text and "Tổng quan" in text
