@@ -60,6 +60,7 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._closed = False
+        self._deliveries: set[asyncio.Task[None]] = set()  # held, so a running delivery is not collected
 
     async def join(self, client: Client, dsn: str, pool: Any) -> None:
         self.clients.add(client)
@@ -114,7 +115,9 @@ class Hub:
     def _start_flush(self) -> None:
         self._flush = None
         ids, self._pending = sorted(self._pending), set()
-        asyncio.get_running_loop().create_task(self._deliver(ids))
+        task = asyncio.get_running_loop().create_task(self._deliver(ids))
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
     async def _deliver(self, ids: list[int]) -> None:
         scoped = any(c.department is not None for c in self.clients)
