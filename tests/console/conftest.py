@@ -117,15 +117,31 @@ async def context(browser: Browser, hotline: Hotline) -> AsyncIterator[BrowserCo
         await ctx.close()
 
 
+FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[FAILED] = True
+    return report
+
+
 @pytest.fixture
-async def page(context: BrowserContext) -> AsyncIterator[Page]:
-    """A tab whose uncaught script errors fail the test (with the browser console's messages for the record)."""
+async def page(context: BrowserContext, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    """A tab whose uncaught script errors fail the test (with the browser console's messages for the record).
+
+    A failed test leaves the tab's last picture in tests/artifacts/failed-<test>.png.
+    """
     p = await context.new_page()
     errors: list[str] = []
     log: list[str] = []
     p.on("pageerror", lambda e: errors.append(f"{p.url}: {e}"))
     p.on("console", lambda m: log.append(f"{m.type}: {m.text}"))
     yield p
+    if request.node.stash.get(FAILED, False) and not p.is_closed():
+        await screenshot(p, f"failed-{request.node.name}")
     assert not errors, (errors, log)
 
 

@@ -54,3 +54,21 @@ async def test_too_many_wrong_passwords_lock_the_account_even_for_the_right_one(
     locked = t("login_locked", "vi").format(minutes=hotline.settings.login_lockout_seconds // 60)
     assert (await page.get_by_test_id("login-error").text_content() or "").strip() == locked
     assert await session_cookie(page) is None
+
+
+async def test_english_is_kept_once_chosen_and_signing_out_ends_the_session(page, hotline):
+    await submit_login(page, hotline, "supervisor", "supervisor-secret")
+    nav = page.locator("nav")
+    await nav.get_by_text(t("nav_inbox", "vi"), exact=True).wait_for()
+
+    await page.goto(f"{hotline.url}/console/?lang=en")
+    await nav.get_by_text(t("nav_dashboard", "en"), exact=True).wait_for()
+    await page.goto(f"{hotline.url}/console/map")  # the choice is kept in a cookie
+    await nav.get_by_text(t("nav_map", "en"), exact=True).wait_for()
+    assert await page.locator("html").get_attribute("lang") == "en"
+
+    await page.get_by_test_id("sign-out").click()
+    await page.get_by_test_id("login-username").wait_for()
+    assert await session_cookie(page) is None
+    await page.goto(f"{hotline.url}/console/")
+    assert page.url.startswith(f"{hotline.url}/console/login")
