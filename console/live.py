@@ -26,6 +26,7 @@ CASES_CHANNEL = "hotline_cases"
 TYPING_CHANNEL = "hotline_console_typing"
 TYPING_SECONDS = 10
 RECONNECT_SECONDS = 2.0
+APPLICATION_NAME = "hotline-console-listen"
 BATCH_SECONDS = 0.1  # changes arriving this close together are looked up in one query
 QUEUE_SIZE = 500  # a client this far behind is dropped; its browser reconnects and reloads
 
@@ -83,15 +84,20 @@ class Hub:
             client.queue.put_nowait(None)
 
     async def _listen(self) -> None:
+        connected_before = False
         while not self._closed:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self.dsn)
+                conn = await asyncpg.connect(self.dsn, server_settings={"application_name": APPLICATION_NAME})
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CASES_CHANNEL, self._on_case)
                 await conn.add_listener(TYPING_CHANNEL, self._on_typing)
                 self._ready.set()
+                if connected_before:  # what changed while nobody listened was told to nobody: pages catch up
+                    for client in list(self.clients):
+                        client.push("resync", "")
+                connected_before = True
                 await lost.wait()
                 log.warning("console: the LISTEN connection was lost; reconnecting")
             except asyncio.CancelledError:

@@ -106,5 +106,6 @@
     source.addEventListener("cases", refreshParts);
     // Changes between this page's render and the stream's (re)connection were told to nobody: catch up once.
     source.addEventListener("open", refreshParts);
+    source.addEventListener("resync", refreshParts);
   }
 })();

@@ -53,6 +53,7 @@
       if (ids.length) refresh(ids);
     });
     source.addEventListener("open", function () { refresh(null); });
+    source.addEventListener("resync", function () { refresh(null); });
   }
 
   // Keyboard: j / k move the selection, Enter opens the selected case.

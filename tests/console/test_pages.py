@@ -341,3 +341,23 @@ async def test_supervisors_see_no_presence_toggle(client, tokens):
     await _signed_in(client, "supervisor")
     text = await (await client.get("/console/")).text()
     assert 'data-testid="presence-toggle"' not in text and "Tổng quan" in text
+
+
+async def test_the_stream_survives_losing_its_listen_connection(client, tokens, monkeypatch):
+    import console.live
+
+    monkeypatch.setattr(console.live, "RECONNECT_SECONDS", 0.05)
+    await _signed_in(client, "agent")
+    stream = await client.get("/console/events")
+    await stream.content.readline()
+    pool = client.app[SERVICES].pool
+    killed = await pool.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                 " WHERE application_name = $1 AND datname = current_database()",
+                                 console.live.APPLICATION_NAME)
+    assert killed == 1
+    assert await _next_event(stream, "resync") == ""  # told to catch up
+    case = await _report(client)
+    ids: set[int] = set()
+    while case["id"] not in ids:
+        ids |= {int(i) for i in (await _next_event(stream, "cases")).split(",")}
+    stream.close()
