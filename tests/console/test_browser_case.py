@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from console.i18n import t
-from tests.console.conftest import api, case_path, processed, report, until
+from tests.console.conftest import api, case_path, processed, report, sign_in, until
 
 
 async def test_a_reply_is_recorded_once_and_shown_sent_even_on_a_double_click(page, hotline, signed_in):
@@ -49,3 +49,49 @@ async def test_a_department_user_gets_403_for_another_units_case(page, hotline, 
     assert other is not None and other.status == 403
     assert await page.get_by_text("Mất điện cả khu phố 3").count() == 0
     assert t("forbidden_title", "vi") in (await page.locator("body").text_content() or "")
+
+
+async def forwarded(hotline, text: str, page, unit: str = "so-xay-dung") -> int:
+    """A case reported with the form, processed, then forwarded by an admin to `unit`."""
+    case_id = await report(page, hotline, text)
+    await processed(hotline, case_id)
+    await api(hotline, "admin", "POST", f"/api/v1/cases/{case_id}/status",
+              {"status": "forwarded", "department": unit, "reason": "Đúng thẩm quyền"})
+    return case_id
+
+
+async def test_a_unit_accepts_a_forwarded_case_from_its_page(page, hotline, signed_in):
+    case_id = await forwarded(hotline, "Vỉa hè bị lấn chiếm trước chợ Bến Thành", page)
+    await signed_in("department")
+    await page.goto(f"{hotline.url}{case_path(case_id)}")
+    assert await page.get_by_test_id("case-status").get_attribute("data-status") == "forwarded"
+
+    await page.get_by_test_id("case-accept").click()
+
+    await page.locator('[data-testid="case-status"][data-status="in_progress"]').wait_for()
+    assert await hotline.pool.fetchval("SELECT status FROM cases WHERE id = $1", case_id) == "in_progress"
+    who = await hotline.pool.fetchval(
+        "SELECT actor_name FROM case_events WHERE case_id = $1 AND to_status = 'in_progress'", case_id)
+    assert who == "department"
+
+
+async def test_a_colleague_on_the_same_case_sees_the_typing_and_the_reply_live(browser, page, hotline, signed_in):
+    case_id = await forwarded(hotline, "Cây xanh đổ chắn ngang đường Hai Bà Trưng", page)
+    await signed_in("department")
+    await page.goto(f"{hotline.url}{case_path(case_id)}")
+    colleague = await browser.new_context(locale="vi-VN", base_url=hotline.url)
+    try:
+        await sign_in(colleague, hotline, "supervisor")
+        other = await colleague.new_page()
+        await other.goto(f"{hotline.url}{case_path(case_id)}")
+        await other.get_by_test_id("reply-text").wait_for()
+        await other.evaluate("window.sameDocument = true")
+
+        await page.get_by_test_id("reply-text").fill("Đội cây xanh sẽ có mặt trong 2 giờ tới.")
+        await other.locator("#typing").get_by_text("department đang trả lời…").wait_for()
+
+        await page.get_by_test_id("reply-send").click()
+        await other.get_by_test_id("case-messages").get_by_text("Đội cây xanh sẽ có mặt trong 2 giờ tới.").wait_for()
+        assert await other.evaluate("window.sameDocument") is True
+    finally:
+        await colleague.close()
