@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.i18n import t
 from tests.console.conftest import processed, report
 
 
@@ -33,3 +34,16 @@ async def test_a_write_without_the_csrf_token_is_refused(page, hotline, signed_i
               headers: {"Content-Type": "application/json", "X-CSRF-Token": token},
               body: JSON.stringify({text: "ghi chú"})})).status""", [path, embedded])
     assert status == 201
+
+
+async def test_an_agent_has_no_dashboard_link_and_gets_403_for_the_page(page, hotline, signed_in):
+    await signed_in("agent")
+    await page.goto(f"{hotline.url}/console/")
+    nav = page.locator("nav")
+    await nav.get_by_text(t("nav_map", "vi"), exact=True).wait_for()
+    assert await nav.get_by_text(t("nav_dashboard", "vi"), exact=True).count() == 0
+
+    resp = await page.goto(f"{hotline.url}/console/dashboard")
+    assert resp is not None and resp.status == 403
+    assert await page.get_by_test_id("dashboard").count() == 0
+    assert (await page.get_by_test_id("error-message").text_content() or "").strip() == t("forbidden", "vi")
