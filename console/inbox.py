@@ -30,7 +30,7 @@ class InboxRequest:
     params: dict[str, str]  # the filters as given (the ones understood), for links and the form
 
 
-def _id(raw: str | None) -> int | None:
+def parse_id(raw: str | None) -> int | None:
     if raw and raw.isdigit() and 0 < int(raw) <= BIGINT_MAX:
         return int(raw)
     return None
@@ -74,8 +74,8 @@ def parse(query: Mapping[str, str], *, department_user: str | None, default_queu
                       until=_date(params.get("to"), "to"), text=fold(text) if text else None)
     ids = None
     if "ids" in query:
-        ids = [i for i in (_id(part) for part in query["ids"].split(",")[:MAX_IDS]) if i is not None]
-    return InboxRequest(flt, _id(query.get("after")), ids, params)
+        ids = [i for i in (parse_id(part) for part in query["ids"].split(",")[:MAX_IDS]) if i is not None]
+    return InboxRequest(flt, parse_id(query.get("after")), ids, params)
 
 
 def link(params: Mapping[str, str], **changes: Any) -> str:

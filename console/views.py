@@ -90,7 +90,7 @@ async def inbox_fragment(request: web.Request) -> web.Response:
 async def case_view(request: web.Request) -> web.Response:
     """GET /console/cases/{id}: the conversation, the timeline, the facts and the actions on one case."""
     page = await page_actor(request, *ALL_STAFF)
-    case_id = inbox_rows._id(request.match_info["case_id"])
+    case_id = inbox_rows.parse_id(request.match_info["case_id"])
     if case_id is None:
         raise not_found_page(request)
     services = request.config_dict[SERVICES]
@@ -144,7 +144,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     """GET /console/events[?case=<id>]: Server-Sent Events, `cases` (ids that changed) and `typing` (on a case)."""
     page = await page_actor(request, *ALL_STAFF)
     services = request.config_dict[SERVICES]
-    case_id = inbox_rows._id(request.query.get("case"))
+    case_id = inbox_rows.parse_id(request.query.get("case"))
     if case_id is not None:
         await _visible_case(request, page, case_id)
     client = live.Client(page.actor.department if page.actor.is_department else None, case_id)
@@ -193,7 +193,7 @@ async def _visible_case(request: web.Request, page: PageActor, case_id: int) -> 
 async def typing(request: web.Request) -> web.Response:
     """POST /console/cases/{id}/typing (CSRF-checked): "I am writing a reply", for ~10 s, to others on the case."""
     page = await checked_post(request, *ALL_STAFF)
-    case_id = inbox_rows._id(request.match_info["case_id"])
+    case_id = inbox_rows.parse_id(request.match_info["case_id"])
     if case_id is None:
         raise not_found_page(request)
     await _visible_case(request, page, case_id)

@@ -6,6 +6,8 @@ import asyncio
 import json
 import re
 
+import pytest
+
 import console.wards
 from kernel.http import SERVICES
 from tests.conftest import auth
@@ -361,3 +363,16 @@ async def test_the_stream_survives_losing_its_listen_connection(client, tokens, 
     while case["id"] not in ids:
         ids |= {int(i) for i in (await _next_event(stream, "cases")).split(",")}
     stream.close()
+
+
+@pytest.mark.parametrize("target, lands", [
+    ("/console/cases/1", "/console/cases/1"),
+    ("//evil.example/console/", "/console/"),
+    ("https://evil.example/", "/console/"),
+    ("/console/\\evil.example", "/console/"),
+])
+async def test_sign_in_returns_only_to_console_pages(client, tokens, target, lands):
+    token = await _login_form(client)
+    resp = await client.post("/console/login", data={"username": "agent", "password": "agent-secret",
+                                                      "csrf_token": token, "next": target}, allow_redirects=False)
+    assert resp.status == 303 and resp.headers["Location"] == lands
