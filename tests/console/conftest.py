@@ -63,7 +63,7 @@ async def browser() -> AsyncIterator[Browser]:
             await b.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -86,19 +86,25 @@ def live_settings() -> dict[str, object]:
 
 
 @pytest.fixture
-async def hotline(settings: Settings, pool: asyncpg.Pool, units: list[str],
-                  live_settings: dict[str, object]) -> AsyncIterator[Hotline]:
-    """The app and its worker in this process on a free port, with one staff user per role."""
+def live_worker() -> bool:
+    """Whether the hotline runs its worker in its process (override this fixture in a module: False for web only)."""
+    return True
+
+
+@pytest.fixture
+async def hotline(settings: Settings, pool: asyncpg.Pool, units: list[str], live_settings: dict[str, object],
+                  live_worker: bool) -> AsyncIterator[Hotline]:
+    """The app (and its worker) in this process on a free port, with one staff user per role."""
     from casework import staff
     from hotline.app import create_app
 
     for name, (role, unit) in STAFF.items():
         await staff.create_user(pool, name, role=role, department=unit, password=f"{name}-secret")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     live = settings.model_copy(update={"public_base_url": url, "login_max_failures": LOGIN_MAX_FAILURES,
                                        **live_settings})
-    server = TestServer(create_app(live, with_worker=True), host="127.0.0.1", port=port)
+    server = TestServer(create_app(live, with_worker=live_worker), host="127.0.0.1", port=port)
     await server.start_server()
     try:
         yield Hotline(url, live, pool, {name: f"{name}-secret" for name in STAFF})
