@@ -18,13 +18,13 @@ import asyncpg
 from aiohttp import web
 
 from casework.models import FIELD_LABELS
+from console.store import dashboard as board_store
 from kernel.actors import Role
 from kernel.auth import staff_actor
 from kernel.http import SERVICES, json_response
 from kernel.time import LOCAL_TZ, rfc3339
 
 ROLES = (Role.SUPERVISOR, Role.ADMIN)
-OPEN_STATUSES = ("received", "triage", "forwarded", "in_progress", "reopened")
 FORWARD_WITHIN = timedelta(minutes=5)
 
 TEXT = {
@@ -83,10 +83,7 @@ def local_day(now: datetime) -> Day:
 
 async def open_board(conn: asyncpg.Connection) -> tuple[dict[str, int], list[dict[str, Any]]]:
     """The queue sizes and the deadlines by unit, from one pass over the open cases (an index-only scan)."""
-    rows = await conn.fetch(
-        "SELECT department, status, sla_state, accepted_at IS NULL AS unaccepted, count(*) AS n FROM cases"
-        " WHERE status IN ('received', 'triage', 'forwarded', 'in_progress', 'reopened')"
-        " GROUP BY department, status, sla_state, accepted_at IS NULL")
+    rows = await board_store.open_groups(conn)
     queue_sizes = {"triage": 0, "forwarded_not_accepted": 0, "in_progress": 0, "reopened": 0, "received": 0}
     units: dict[str | None, dict[str, Any]] = {}
     for r in rows:
@@ -98,8 +95,8 @@ async def open_board(conn: asyncpg.Connection) -> tuple[dict[str, int], list[dic
         unit["open"] += n
         if r["sla_state"] in ("at_risk", "overdue"):
             unit[r["sla_state"]] += n
-    names = {r["code"]: (r["name_vi"], r["name_en"]) for r in await conn.fetch(
-        "SELECT code, name_vi, name_en FROM departments WHERE code = ANY($1::text[])", [u for u in units if u])}
+    names = {r["code"]: (r["name_vi"], r["name_en"])
+             for r in await board_store.unit_names(conn, [u for u in units if u])}
     deadlines = []
     for code, unit in units.items():
         name_vi, name_en = names.get(code, (None, None)) if code else (None, None)
@@ -111,12 +108,8 @@ async def open_board(conn: asyncpg.Connection) -> tuple[dict[str, int], list[dic
 
 async def staff_load(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """Staff who are available now, with their open assigned cases against their capacity."""
-    rows = await conn.fetch(
-        "SELECT u.id, u.username, u.display_name, u.role, u.department, u.capacity, u.last_seen_at"
-        " FROM staff_users u WHERE u.active AND u.available ORDER BY u.department NULLS FIRST, u.display_name, u.id")
-    load = dict(await conn.fetch(
-        "SELECT assignee, count(*) FROM cases WHERE assignee = ANY($1::bigint[]) AND status = ANY($2::text[])"
-        " GROUP BY assignee", [r["id"] for r in rows], list(OPEN_STATUSES)))
+    rows = await board_store.available_staff(conn)
+    load = await board_store.open_load(conn, [r["id"] for r in rows])
     return [{"id": r["id"], "username": r["username"], "name": r["display_name"], "role": r["role"],
              "unit": r["department"], "capacity": r["capacity"], "open": load.get(r["id"], 0),
              "last_seen_at": rfc3339(r["last_seen_at"]) if r["last_seen_at"] else None} for r in rows]
@@ -124,18 +117,9 @@ async def staff_load(conn: asyncpg.Connection) -> list[dict[str, Any]]:
 
 async def intake_today(conn: asyncpg.Connection, day: Day) -> dict[str, Any]:
     """Today's cases by channel and by field, and the 5-minute forwarding rule."""
-    by_channel = await conn.fetch(
-        "SELECT channel, count(*) AS n FROM cases WHERE created_at >= $1 AND created_at < $2"
-        " GROUP BY channel ORDER BY count(*) DESC, channel", day.start, day.end)
-    by_field = await conn.fetch(
-        "SELECT field, count(*) AS n FROM cases WHERE created_at >= $1 AND created_at < $2"
-        " GROUP BY field ORDER BY count(*) DESC, field NULLS LAST", day.start, day.end)
-    rule = await conn.fetchrow(
-        "SELECT count(*) AS total,"
-        " count(*) FILTER (WHERE forwarded_at IS NOT NULL AND forwarded_at - created_at <= $3) AS within,"
-        " count(*) FILTER (WHERE forwarded_at IS NOT NULL AND forwarded_at - created_at > $3) AS later,"
-        " count(*) FILTER (WHERE forwarded_at IS NULL) AS not_forwarded"
-        " FROM cases WHERE created_at >= $1 AND created_at < $2", day.start, day.end, FORWARD_WITHIN)
+    by_channel = await board_store.intake_by(conn, "channel", day.start, day.end)
+    by_field = await board_store.intake_by(conn, "field", day.start, day.end)
+    rule = await board_store.forwarding_rule(conn, day.start, day.end, FORWARD_WITHIN)
     total = rule["total"]
     return {
         "total": total,

@@ -18,12 +18,12 @@ import asyncpg
 from aiohttp import web
 
 from console import wards
+from console.store import map as map_store
 from kernel.actors import Actor
 from kernel.auth import staff_actor
 from kernel.errors import BadRequest, HotlineError
 from kernel.http import SERVICES, json_response
 
-OPEN_STATUSES = ("received", "triage", "forwarded", "in_progress", "reopened")
 MAX_POINTS = 5000  # newest first; the counts per ward cover every open case
 
 TEXT = {
@@ -83,43 +83,10 @@ def map_scope(actor: Actor, query: Any) -> MapScope:
     return MapScope(department=unit, field=field)
 
 
-def _where(scope: MapScope) -> tuple[str, list[Any]]:
-    clauses = ["c.status = ANY($1::text[])"]
-    args: list[Any] = [list(OPEN_STATUSES)]
-    if scope.department is not None:
-        args.append(scope.department)
-        clauses.append(f"c.department = ${len(args)}")
-    if scope.field is not None:
-        args.append(scope.field)
-        clauses.append(f"c.field = ${len(args)}")
-    return " AND ".join(clauses), args
-
-
-async def open_points(conn: asyncpg.Connection, scope: MapScope, limit: int = MAX_POINTS) -> list[asyncpg.Record]:
-    """Open cases with a point, newest first."""
-    where, args = _where(scope)
-    args.append(limit)
-    return await conn.fetch(
-        "SELECT c.id, c.tracking_code, c.status, c.field, c.urgent, c.ward_code, c.lat, c.lon, c.sla_state"
-        f" FROM cases c WHERE {where} AND c.lat IS NOT NULL AND c.lon IS NOT NULL"
-        f" ORDER BY c.id DESC LIMIT ${len(args)}",
-        *args,
-    )
-
-
-async def open_counts_by_ward(conn: asyncpg.Connection, scope: MapScope) -> list[asyncpg.Record]:
-    """Open cases per ward (cases without a ward are counted under NULL)."""
-    where, args = _where(scope)
-    return await conn.fetch(
-        f"SELECT c.ward_code, count(*) AS open FROM cases c WHERE {where} GROUP BY c.ward_code ORDER BY c.ward_code",
-        *args,
-    )
-
-
 async def map_data(conn: asyncpg.Connection, scope: MapScope) -> dict[str, Any]:
     """The map's JSON: points (newest MAX_POINTS), counts per ward and the cases without a ward."""
-    points = await open_points(conn, scope, MAX_POINTS + 1)
-    counts = await open_counts_by_ward(conn, scope)
+    points = await map_store.open_points(conn, scope.department, scope.field, MAX_POINTS + 1)
+    counts = await map_store.open_counts_by_ward(conn, scope.department, scope.field)
     by_ward = [{"ward": r["ward_code"], "name": wards.ward_name(r["ward_code"], "vi"),
                 "name_en": wards.ward_name(r["ward_code"], "en"), "open": r["open"]}
                for r in counts if r["ward_code"] is not None]

@@ -59,10 +59,11 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/track/{code}"): "lookup",
     ("HEAD", "/track/{code}"): "lookup",
     ("POST", "/api/v1/session"): "login",
+    ("POST", "/console/login"): "login",
     ("POST", "/open311/v2/requests.{format}"): "open311",
 }
 # Pages a browser shows: they get a small HTML page rather than JSON.
-PAGES = frozenset({"/report", "/track/{code}"})
+PAGES = frozenset({"/report", "/track/{code}", "/console/login"})
 KEY_PREFIX = "hotline:ratelimit"
 # A Redis that hangs must not keep the limits on stale counts for long either.
 REDIS_TIMEOUT_SECONDS = 0.5

@@ -97,6 +97,10 @@ async def test_sign_in_and_open311_posts_are_limited(aiohttp_client, settings):
     await _assert_limited(await client.post("/open311/v2/requests.xml", data={"api_key": "nope"}), "open311", 1)
     # Reading Open311 is not limited.
     assert (await client.get("/open311/v2/services.json")).status == 200
+    # The console's sign-in form shares the sign-in limit: a page, not JSON.
+    refused = await client.post("/console/login", data={"username": "x", "password": "y"})
+    assert refused.status == 429 and refused.headers["Retry-After"]
+    assert refused.content_type == "text/html"
 
 
 async def test_clients_behind_a_trusted_proxy_are_counted_apart(aiohttp_client, settings):
