@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from casework import codes
+
 CASE_COLUMNS = """
     c.id, c.tracking_code, c.status, c.channel, c.citizen_id, c.description, c.locale, c.language, c.field,
     c.confidence, c.classifier_version, c.urgent, c.entities, c.address, c.lat, c.lon, c.ward_code,
@@ -82,6 +84,21 @@ class CaseFilter:
     urgent: bool | None = None
 
 
+def search_condition(text: str) -> tuple[str, Any] | None:
+    """The condition (with one `?`) and value for staff search text, already folded.
+
+    A tracking code (its check digit right, spaces allowed) is looked up by the unique index; other text
+    matches when every word is a prefix of a word of the case's folded text: "ngap nuo" finds "ngập nước".
+    """
+    code = codes.normalise(text)
+    if code is not None:
+        return "c.tracking_code = ?", code
+    words = re.findall(r"\w+", text)
+    if not words:
+        return None
+    return "to_tsvector('simple', c.search_text) @@ to_tsquery('simple', ?)", " & ".join(f"{w}:*" for w in words)
+
+
 async def list_cases(
     conn: asyncpg.Connection,
     flt: CaseFilter,
@@ -112,11 +129,9 @@ async def list_cases(
         add("c.created_at >= ?", flt.since)
     if flt.until is not None:
         add("c.created_at < ?", flt.until)
-    if flt.text:
-        words = re.findall(r"\w+", flt.text)
-        if words:
-            # Every word the staff typed, each as a prefix: "ngap nuo" finds "ngập nước".
-            add("to_tsvector('simple', c.search_text) @@ to_tsquery('simple', ?)", " & ".join(f"{w}:*" for w in words))
+    condition = search_condition(flt.text) if flt.text else None
+    if condition is not None:
+        add(*condition)
     if after is not None:
         add("c.id < ?", after)
     args.append(limit)

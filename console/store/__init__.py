@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from casework.store.cases import CASE_COLUMNS, CASE_FROM
+from casework.store.cases import CASE_COLUMNS, CASE_FROM, search_condition
 from kernel.cases import OPEN_SQL
 
 QUEUES = ("triage", "mine", "unit", "at_risk", "overdue", "waiting", "all")
@@ -67,11 +66,9 @@ async def inbox(conn: asyncpg.Connection, flt: InboxFilter, *, me: int | None, s
         add("c.created_at >= ?", flt.since)
     if flt.until is not None:
         add("c.created_at < ?", flt.until)
-    if flt.text:
-        words = re.findall(r"\w+", flt.text)
-        if words:
-            # As casework's list: every word a prefix of the folded text, so "ngap nuo" finds "ngập nước".
-            add("to_tsvector('simple', c.search_text) @@ to_tsquery('simple', ?)", " & ".join(f"{w}:*" for w in words))
+    condition = search_condition(flt.text) if flt.text else None  # as the staff API's list
+    if condition is not None:
+        add(*condition)
     if after is not None:
         add("c.id < ?", after)
     if ids is not None:

@@ -236,6 +236,13 @@ async def test_filters_and_keyset_pagination(client, tokens):
     assert seen == sorted(ids, reverse=True)
     hits = await (await client.get("/api/v1/cases?q=le van sy", headers=auth(tokens["agent"]))).json()
     assert len(hits["items"]) == 1
+    # A tracking code, as printed or typed, is looked up by the code; a typo in it finds nothing.
+    code = hits["items"][0]["tracking_code"]
+    for typed in (code, f"{code[:3]} {code[3:6]} {code[6:9]} {code[9]}"):
+        found = await (await client.get(f"/api/v1/cases?q={typed}", headers=auth(tokens["agent"]))).json()
+        assert [c["tracking_code"] for c in found["items"]] == [code]
+    typo = code[:-1] + str((int(code[-1]) + 1) % 10)
+    assert (await (await client.get(f"/api/v1/cases?q={typo}", headers=auth(tokens["agent"]))).json())["items"] == []
     none = await (await client.get("/api/v1/cases?status=closed", headers=auth(tokens["agent"]))).json()
     assert none["items"] == []
     web = await (await client.get("/api/v1/cases?channel=web&from=2000-01-01", headers=auth(tokens["agent"]))).json()
