@@ -73,3 +73,19 @@ async def test_j_and_k_move_through_the_inbox_and_enter_opens_the_case(page, hot
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{hotline.url}{case_path(first)}")
     await page.get_by_test_id("case-messages").get_by_text("Đèn đường hỏng trước nhà số 12 Lê Lợi").wait_for()
+
+
+async def test_searching_without_diacritics_finds_the_report(page, hotline, signed_in):
+    lamp = await report(page, hotline, "Đèn đường hỏng trước nhà số 12 Lê Lợi")
+    await report(page, hotline, "Cống thoát nước bị tắc ở hẻm 42 Nguyễn Trãi")
+    await signed_in("agent")
+    await page.goto(f"{hotline.url}/console/?queue=all")
+    rows = page.get_by_test_id("inbox-row")
+    await rows.nth(1).wait_for()
+
+    await page.get_by_test_id("inbox-search").fill("den duong le loi")
+    await page.get_by_test_id("inbox-search").press("Enter")
+
+    await page.wait_for_url("**q=den+duong+le+loi*")
+    await rows.first.wait_for()
+    assert [await r.get_attribute("data-case-id") for r in await rows.all()] == [str(lamp)]
