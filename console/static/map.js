@@ -66,7 +66,7 @@
       var tr = node("tr");
       var td = node("td");
       var a = node("a", lang === "en" ? w.name_en : w.name);
-      a.href = "/console/?ward=" + encodeURIComponent(w.ward);
+      a.href = "/console/?queue=open&ward=" + encodeURIComponent(w.ward);
       td.appendChild(a);
       tr.appendChild(td);
       tr.appendChild(node("td", w.open, "num"));
@@ -103,7 +103,7 @@
         tip.appendChild(node("div", el.dataset.openLabel + ": " + (counts[f.properties.code] || 0)));
         shape.bindTooltip(tip, { sticky: true });
         shape.on("click", function () {
-          window.location.href = "/console/?ward=" + encodeURIComponent(f.properties.code);
+          window.location.href = "/console/?queue=open&ward=" + encodeURIComponent(f.properties.code);
         });
       }
     }).addTo(map);

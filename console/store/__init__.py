@@ -11,7 +11,7 @@ import asyncpg
 from casework.store.cases import CASE_COLUMNS, CASE_FROM, search_condition
 from kernel.cases import OPEN_SQL
 
-QUEUES = ("triage", "mine", "unit", "at_risk", "overdue", "waiting", "all")
+QUEUES = ("triage", "mine", "unit", "at_risk", "overdue", "waiting", "open", "all")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,8 @@ async def inbox(conn: asyncpg.Connection, flt: InboxFilter, *, me: int | None, s
         add(f"c.sla_state = ? AND c.status IN {OPEN_SQL}", queue)
     elif queue == "waiting":
         where.append(f"c.clock_paused_at IS NOT NULL AND c.status IN {OPEN_SQL}")
+    elif queue == "open":  # what the map counts
+        where.append(f"c.status IN {OPEN_SQL}")
     for column in ("status", "field", "department", "channel"):
         value = getattr(flt, column)
         if value is not None:

@@ -55,6 +55,15 @@ async def test_the_inbox_map_and_dashboard_are_drawn_with_cases(page, hotline, s
     assert (await canvas.bounding_box() or {}).get("height", 0) > 200
     await screenshot(page, "console-map")
 
+    # A ward in the table opens the inbox on that ward's open cases.
+    top = page.locator("#map-wards tbody tr").first
+    ward, count = await top.locator("a").text_content(), int(await top.locator("td").last.text_content() or 0)
+    await top.locator("a").click()
+    await page.wait_for_url("**/console/?queue=open&ward=*")
+    await rows.first.wait_for()
+    assert await rows.count() == count
+    assert {(await r.locator("td").nth(3).text_content() or "").strip() for r in await rows.all()} == {ward}
+
     await page.goto(f"{hotline.url}/console/dashboard")
     await page.get_by_test_id("dashboard").wait_for()
     await page.locator("#dashboard canvas").first.wait_for()
