@@ -33,14 +33,25 @@ class PageActor:
     csrf_token: str
 
 
+# The request's PageActor, once page_actor has found it (for the error pages' header).
+PAGE_KEY = web.RequestKey("console_page", PageActor)
+
+
+def _signed_in(request: web.Request) -> dict[str, object]:
+    page = request.get(PAGE_KEY)
+    return {"actor": page.actor, "csrf_token": page.csrf_token} if isinstance(page, PageActor) else {}
+
+
 def forbidden_page(request: web.Request, message_key: str = "forbidden") -> web.HTTPForbidden:
-    """A 403 HTML page to raise."""
-    html = render_text(request, "error.html", title_key="forbidden_title", message_key=message_key)
+    """A 403 HTML page to raise (with the nav and sign-out when someone is signed in)."""
+    html = render_text(request, "error.html", title_key="forbidden_title", message_key=message_key,
+                       **_signed_in(request))
     return web.HTTPForbidden(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 def not_found_page(request: web.Request) -> web.HTTPNotFound:
-    html = render_text(request, "error.html", title_key="not_found_title", message_key="not_found")
+    html = render_text(request, "error.html", title_key="not_found_title", message_key="not_found",
+                       **_signed_in(request))
     return web.HTTPNotFound(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
@@ -64,6 +75,7 @@ async def page_actor(request: web.Request, *roles: Role) -> PageActor:
     if found is None:
         target = request.path_qs if request.method == "GET" else "/console/"
         raise web.HTTPSeeOther(f"/console/login?next={quote(target, safe='')}")
+    request[PAGE_KEY] = found
     if roles and found.actor.role not in roles:
         raise forbidden_page(request)
     return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +73,8 @@ def messages(rows: Sequence[Mapping[str, Any]], names: Mapping[int, str] | None 
         out.append({
             "id": m["id"], "name": (names or {}).get(m["id"]), "direction": m["direction"], "channel": m["channel"],
             "kind": m["kind"],
+            "kind_label": {lang: message_kind(m["kind"], m["direction"], lang) for lang in ("vi", "en")},
+            "status_label": {lang: message_status(m["status"], lang) for lang in ("vi", "en")},
             "text": m["text"] or "", "status": m["status"], "provider_status": m["provider_status"],
             "error": m["error"] or m["provider_error"], "at": m["created_at"], "sent_at": m["sent_at"],
             "photos": [f for f in files if str(f.get("content_type", "")).startswith("image/")],
@@ -81,17 +84,296 @@ def messages(rows: Sequence[Mapping[str, Any]], names: Mapping[int, str] | None 
     return out
 
 
-def timeline(rows: Sequence[Mapping[str, Any]], lang: str) -> list[dict[str, Any]]:
+# Messages: what kind of message and where it stands, as people say it.
+MESSAGE_KINDS: dict[str, tuple[str, str]] = {
+    "message": ("Tin đến", "Message"),
+    "ack": ("Xác nhận", "Acknowledgement"),
+    "reply": ("Trả lời", "Reply"),
+    "notice": ("Thông báo", "Notice"),
+}
+MESSAGE_STATUSES: dict[str, tuple[str, str]] = {
+    "received": ("đã nhận", "received"),
+    "queued": ("chờ gửi", "queued"),
+    "sending": ("đang gửi", "sending"),
+    "sent": ("đã gửi", "sent"),
+    "delivered": ("đã đến người nhận", "delivered"),
+    "failed": ("gửi không được", "failed"),
+}
+CHANNEL_LABELS: dict[str, tuple[str, str]] = {
+    "web": ("Cổng thông tin", "Web form"),
+    "sms": ("Tin nhắn SMS", "SMS"),
+    "voice": ("Điện thoại", "Phone call"),
+    "telegram": ("Telegram", "Telegram"),
+    "email": ("Thư điện tử", "Email"),
+    "chat": ("Trò chuyện trực tuyến", "Web chat"),
+    "open311": ("Open311", "Open311"),
+}
+ACTOR_KINDS: dict[str, tuple[str, str]] = {
+    "system": ("Hệ thống", "System"),
+    "citizen": ("Công dân", "Citizen"),
+    "staff": ("Cán bộ", "Staff"),
+}
+CALL_STATUSES: dict[str, tuple[str, str]] = {
+    "queued": ("đang chờ", "queued"), "ringing": ("đang đổ chuông", "ringing"),
+    "in-progress": ("đang nói chuyện", "in progress"), "completed": ("đã kết thúc", "completed"),
+    "busy": ("máy bận", "busy"), "no-answer": ("không trả lời", "no answer"), "failed": ("không thành công", "failed"),
+    "canceled": ("đã hủy", "canceled"), "absent": ("không có tín hiệu", "absent"),
+}
+CHANGED_FACTS: dict[str, tuple[str, str]] = {
+    "field": ("lĩnh vực", "field"), "ward_code": ("phường/xã", "ward"), "department": ("đơn vị", "unit"),
+    "assignee": ("người xử lý", "assignee"), "due_at": ("hạn xử lý", "deadline"),
+    "duplicate_of": ("trùng với", "duplicate of"), "urgent": ("khẩn cấp", "urgent"),
+    "priority": ("ưu tiên", "priority"),
+}
+
+
+def message_kind(kind: str | None, direction: str, lang: str) -> str:
+    """'Tin đến' for what the citizen sent, 'Xác nhận', 'Trả lời', 'Thông báo' for what we sent."""
+    if not kind:
+        return ""
+    if kind == "message" and direction == "out":
+        return "Tin đi" if lang == "vi" else "Message"
+    return _label(MESSAGE_KINDS, kind, lang) if kind in MESSAGE_KINDS else _neutral(lang)
+
+
+def message_status(status: str | None, lang: str) -> str:
+    if not status:
+        return ""
+    return _label(MESSAGE_STATUSES, status, lang) if status in MESSAGE_STATUSES else _neutral(lang)
+
+
+def _neutral(lang: str) -> str:
+    return "khác" if lang == "vi" else "other"
+
+
+def _when(value: Any) -> str:
+    """An ISO moment from an event's changes in local time ('' when it is not one)."""
+    if isinstance(value, datetime):
+        return local_time(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return ""
+        return local_time(moment) if moment.tzinfo else ""
+    return ""
+
+
+def _percent(value: Any) -> str:
+    return f"{float(value) * 100:.0f}%" if isinstance(value, int | float) and not isinstance(value, bool) else ""
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, int | float) and not isinstance(value, bool) else ""
+
+
+def _pair(value: Any) -> tuple[Any, Any]:
+    """A change stored as [before, after] (or only the new value)."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return value[0], value[1]
+    return None, value
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One line of the case's history; `text(units)` says what happened, unit codes named by `units`."""
+
+    at: datetime
+    kind: str
+    actor: str
+    lang: str
+    changes: Mapping[str, Any]
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+    note: str | None
+    public: bool
+    units: Mapping[str, str] | None = None
+
+    @property
+    def status_from(self) -> str:
+        return _label(STATUS_LABELS, self.from_status, self.lang)
+
+    @property
+    def status_to(self) -> str:
+        return _label(STATUS_LABELS, self.to_status, self.lang)
+
+    def text(self, units: Mapping[str, str] | None = None) -> str:
+        return describe(self, {**(self.units or {}), **(units or {})})
+
+
+def _unit(code: Any, units: Mapping[str, str], lang: str) -> str:
+    if not code:
+        return "(chưa có đơn vị)" if lang == "vi" else "(no unit)"
+    return units.get(str(code)) or str(code)
+
+
+def _fact_value(key: str, value: Any, units: Mapping[str, str], lang: str) -> str:
+    if value is None or value == "":
+        return "—"
+    if key == "department":
+        return _unit(value, units, lang)
+    if key == "field":
+        return _label(FIELD_LABELS, str(value), lang)
+    if key == "ward_code":
+        return ward_name(str(value), lang) or str(value)
+    if key == "due_at":
+        return _when(value) or "—"
+    if isinstance(value, bool):
+        return ("có" if value else "không") if lang == "vi" else ("yes" if value else "no")
+    if isinstance(value, int | float | str):
+        return str(value)
+    return "…"
+
+
+def _changed(changes: Mapping[str, Any], units: Mapping[str, str], lang: str) -> str:
+    """'lĩnh vực: Giao thông → Điện lực; đơn vị: …' for the facts a person corrected."""
+    parts = []
+    for key, value in changes.items():
+        if key not in CHANGED_FACTS:
+            continue
+        before, after = _pair(value)
+        parts.append(f"{_label(CHANGED_FACTS, key, lang)}: {_fact_value(key, before, units, lang)} → "
+                     f"{_fact_value(key, after, units, lang)}")
+    return "; ".join(parts)
+
+
+def describe(e: TimelineEntry, units: Mapping[str, str]) -> str:  # noqa: C901, PLR0911, PLR0912 (one case per kind)
+    """What an event means, in a sentence: never its raw record. Unknown kinds get a neutral sentence."""
+    vi = e.lang == "vi"
+    c = e.changes
+    kind = e.kind
+    if kind == "received":
+        channel = _label(CHANNEL_LABELS, c.get("channel"), e.lang) if c.get("channel") in CHANNEL_LABELS else ""
+        return (f"Tiếp nhận phản ánh{' qua ' + channel if channel else ''}" if vi
+                else f"Report received{' via ' + channel if channel else ''}")
+    if kind == "classified":
+        field = _label(FIELD_LABELS, str(c.get("field") or ""), e.lang) or ("chưa rõ" if vi else "unknown")
+        pct = _percent(c.get("confidence"))
+        text = (f"Phân loại: {field}" + (f" (độ tin cậy {pct})" if pct else "") if vi
+                else f"Classified: {field}" + (f" (confidence {pct})" if pct else ""))
+        if c.get("urgent") is True:
+            text += " · khẩn cấp" if vi else " · urgent"
+        return text
+    if kind == "geocoded":
+        ward = c.get("ward_name") or ward_name(c.get("ward_code"), e.lang)
+        if not ward:
+            return "Không xác định được phường/xã" if vi else "No ward found for the address"
+        pct = _percent(c.get("confidence"))
+        return (f"Xác định vị trí: {ward}" + (f" (độ tin cậy {pct})" if pct else "") if vi
+                else f"Located in {ward}" + (f" (confidence {pct})" if pct else ""))
+    if kind == "routed":
+        unit = _unit(c.get("department"), units, e.lang)
+        due = _when(c.get("due_at"))
+        return (f"Chuyển {unit} xử lý" + (f", hạn {due}" if due else "") if vi
+                else f"Forwarded to {unit}" + (f", due {due}" if due else ""))
+    if kind == "transferred":
+        before, after = _pair(c.get("department"))
+        return (f"Chuyển từ {_unit(before, units, e.lang)} sang {_unit(after, units, e.lang)}" if vi
+                else f"Transferred from {_unit(before, units, e.lang)} to {_unit(after, units, e.lang)}")
+    if kind == "status":
+        text = (f"Trạng thái: {e.status_from or '—'} → {e.status_to or '—'}" if vi
+                else f"Status: {e.status_from or '—'} → {e.status_to or '—'}")
+        changed = _changed(c, units, e.lang)
+        return f"{text} ({changed})" if changed else text
+    if kind == "note":
+        return "Ghi chú nội bộ" if vi else "Internal note"
+    if kind == "reply":
+        text = "Trả lời công dân" if vi else "Replied to the citizen"
+        if c.get("parent"):
+            text += " (theo trả lời của hồ sơ gốc)" if vi else " (the answer to the original report)"
+        return text
+    if kind == "citizen_message":
+        channel = _label(CHANNEL_LABELS, c.get("channel"), e.lang) if c.get("channel") in CHANNEL_LABELS else ""
+        return (f"Công dân gửi thêm tin nhắn{' (' + channel + ')' if channel else ''}" if vi
+                else f"The citizen wrote again{' (' + channel + ')' if channel else ''}")
+    if kind == "located":
+        lat, lon = c.get("lat"), c.get("lon")
+        where = (f" ({lat:.5f}, {lon:.5f})" if isinstance(lat, int | float) and isinstance(lon, int | float) else "")
+        return f"Công dân gửi vị trí{where}" if vi else f"The citizen shared a location{where}"
+    if kind == "message_edited":
+        text = "Công dân sửa tin nhắn" if vi else "The citizen edited a message"
+        if c.get("description") is True:
+            text += "; nội dung phản ánh được cập nhật" if vi else "; the report's text follows it"
+        return text
+    if kind == "delivery_failed":
+        channel = _label(CHANNEL_LABELS, c.get("channel"), e.lang) if c.get("channel") in CHANNEL_LABELS else ""
+        return (f"Gửi tin không thành công{' (' + channel + ')' if channel else ''}" if vi
+                else f"A message could not be delivered{' (' + channel + ')' if channel else ''}")
+    if kind == "delivery_replayed":
+        return "Gửi lại tin nhắn lỗi" if vi else "A failed message was sent again"
+    if kind == "media_fetched":
+        size = _number(c.get("size"))
+        kb = f", {max(1, round(int(size) / 1024))} KB" if size else ""
+        return f"Đã tải tệp đính kèm{kb}" if vi else f"Attachment downloaded{kb}"
+    if kind == "media_failed":
+        return "Không tải được tệp đính kèm" if vi else "An attachment could not be downloaded"
+    if kind == "rated":
+        rating = _number(c.get("rating"))
+        solved = c.get("solved")
+        text = (f"Công dân đánh giá {rating}/5" if rating else "Công dân phản hồi kết quả") if vi else (
+            f"The citizen rated the answer {rating}/5" if rating else "The citizen gave feedback")
+        if isinstance(solved, bool):
+            text += (" · đã giải quyết" if solved else " · chưa giải quyết") if vi else (
+                " · solved" if solved else " · not solved")
+        return text
+    if kind in ("call_status", "recording"):
+        status = c.get("status")
+        label = _label(CALL_STATUSES, status, e.lang) if status in CALL_STATUSES else ""
+        seconds = _number(c.get("duration_seconds"))
+        what = ("Cuộc gọi" if vi else "Call") if kind == "call_status" else ("Ghi âm" if vi else "Recording")
+        if kind == "recording" and status in ("completed", "failed", "absent"):
+            label = {"completed": ("đã ghi xong", "complete"), "failed": ("lỗi", "failed"),
+                     "absent": ("không có âm thanh", "silent")}[status][0 if vi else 1]
+        text = f"{what}: {label}" if label else what
+        return text + (f" ({seconds} {'giây' if vi else 's'})" if seconds else "")
+    if kind == "assigned":
+        return "Giao người xử lý" if vi else "Assigned to a person"
+    if kind == "clock_paused":
+        return "Tạm dừng thời hạn (chờ công dân)" if vi else "Clock paused (waiting for the citizen)"
+    if kind == "clock_resumed":
+        _, due = _pair(c.get("due_at"))
+        due_text = _when(due)
+        return ("Tiếp tục thời hạn" + (f", hạn mới {due_text}" if due_text else "") if vi
+                else "Clock resumed" + (f", new deadline {due_text}" if due_text else ""))
+    if kind == "duplicate_detected":
+        pct = _percent(c.get("score"))
+        return ("Phát hiện có thể trùng phản ánh trước" + (f" (mức giống {pct})" if pct else "") if vi
+                else "Likely a duplicate of an earlier report" + (f" (score {pct})" if pct else ""))
+    if kind == "duplicate_confirmed":
+        return "Xác nhận trùng phản ánh trước" if vi else "Duplicate confirmed"
+    if kind in ("field_corrected", "updated"):
+        changed = _changed(c, units, e.lang)
+        text = "Sửa thông tin" if vi else "Facts corrected"
+        return f"{text}: {changed}" if changed else text
+    if kind in ("sla_at_risk", "sla_overdue"):
+        return (("Sắp trễ hạn" if kind == "sla_at_risk" else "Quá hạn xử lý") if vi
+                else ("Deadline at risk" if kind == "sla_at_risk" else "Deadline passed"))
+    if kind == "not_accepted":
+        return "Đơn vị chưa tiếp nhận đúng hạn" if vi else "Not accepted by the unit in time"
+    if kind in ("processing_replayed", "job_replayed"):
+        return "Xử lý tự động lại" if vi else "Automatic processing run again"
+    return "Cập nhật khác" if vi else "Other update"
+
+
+def actor_label(name: str | None, kind: str | None, lang: str) -> str:
+    if kind in ("system", "citizen") and (not name or name == kind):
+        return _label(ACTOR_KINDS, kind, lang)
+    return name or _label(ACTOR_KINDS, kind, lang)
+
+
+def timeline(rows: Sequence[Mapping[str, Any]], lang: str,
+             units: Mapping[str, str] | None = None) -> list[TimelineEntry]:
+    """The case's history as readable lines (a note's text kept apart, shown as the staff wrote it)."""
     out = []
     for e in rows:
-        changes = dict(e["changes"] or {})
-        text = changes.pop("text", None) if e["kind"] == "note" else None
-        out.append({
-            "at": e["at"], "kind": e["kind"], "actor": e["actor_name"] or e["actor_kind"],
-            "from": _label(STATUS_LABELS, e["from_status"], lang), "to": _label(STATUS_LABELS, e["to_status"], lang),
-            "reason": e["reason"], "note": text, "public": e["public"],
-            "changes": ", ".join(f"{k}: {v}" for k, v in changes.items() if k != "alternatives" and v is not None),
-        })
+        changes = dict(e["changes"] or {}) if isinstance(e["changes"], Mapping) else {}
+        note = changes.get("text") if e["kind"] == "note" else None
+        out.append(TimelineEntry(
+            at=e["at"], kind=e["kind"], actor=actor_label(e["actor_name"], e["actor_kind"], lang), lang=lang,
+            changes=changes, from_status=e["from_status"], to_status=e["to_status"], reason=e["reason"],
+            note=str(note) if note is not None else None, public=e["public"], units=units,
+        ))
     return out
 
 

@@ -376,3 +376,90 @@ async def test_sign_in_returns_only_to_console_pages(client, tokens, target, lan
     resp = await client.post("/console/login", data={"username": "agent", "password": "agent-secret",
                                                       "csrf_token": token, "next": target}, allow_redirects=False)
     assert resp.status == 303 and resp.headers["Location"] == lands
+
+
+def _event(kind: str, changes: dict | None = None, **extra) -> dict:
+    from datetime import UTC, datetime
+    return {"at": datetime(2026, 3, 2, 1, 0, tzinfo=UTC), "kind": kind, "actor_name": extra.pop("actor", "system"),
+            "actor_kind": extra.pop("actor_kind", "system"), "changes": changes or {}, "from_status": None,
+            "to_status": None, "reason": None, "public": False, **extra}
+
+
+def test_timeline_entries_read_as_sentences_in_both_languages():
+    from console import case_page
+    units = {"evn-hcmc": "Tổng công ty Điện lực TP.HCM", "so-xay-dung": "Sở Xây dựng"}
+    rows = [
+        _event("classified", {"field": "electricity", "confidence": 0.9912, "urgent": False, "model": "m1",
+                              "alternatives": [["traffic", 0.01]]}),
+        _event("geocoded", {"ward_code": None, "ward_name": None, "confidence": 0.2}),
+        _event("routed", {"department": "evn-hcmc", "rule": 3, "due_at": "2026-03-04T02:30:00+00:00"}),
+        _event("status", from_status="forwarded", to_status="in_progress", actor="Lan", actor_kind="staff"),
+        _event("transferred", {"department": ["evn-hcmc", "so-xay-dung"]}, actor="Lan", actor_kind="staff"),
+        _event("call_status", {"status": "no-answer", "duration_seconds": 12}),
+        _event("rated", {"rating": 4, "solved": True, "channel": "sms"}, actor="citizen", actor_kind="citizen"),
+        _event("media_fetched", {"message_id": 3, "attachment_id": 9, "content_type": "image/jpeg", "size": 20480}),
+        _event("something_new", {"secret": {"nested": 1}}),
+    ]
+    vi = [e.text(units) for e in case_page.timeline(rows, "vi")]
+    assert vi[0] == "Phân loại: Điện lực (độ tin cậy 99%)"
+    assert vi[1] == "Không xác định được phường/xã"
+    assert vi[2] == "Chuyển Tổng công ty Điện lực TP.HCM xử lý, hạn 09:30 04/03/2026"  # local time, UTC+7
+    assert vi[3] == "Trạng thái: Đã chuyển đơn vị xử lý → Đang xử lý"
+    assert vi[4] == "Chuyển từ Tổng công ty Điện lực TP.HCM sang Sở Xây dựng"
+    assert vi[5] == "Cuộc gọi: không trả lời (12 giây)"
+    assert vi[6] == "Công dân đánh giá 4/5 · đã giải quyết"
+    assert vi[7] == "Đã tải tệp đính kèm, 20 KB"
+    assert vi[8] == "Cập nhật khác"
+    assert not any("{" in line or "nested" in line for line in vi)
+    entries = case_page.timeline(rows, "en")
+    assert entries[0].text(units) == "Classified: Electricity (confidence 99%)"
+    assert entries[2].text({}) == "Forwarded to evn-hcmc, due 09:30 04/03/2026"  # an unknown unit: its code
+    assert entries[8].text(units) == "Other update"
+    assert [e.actor for e in case_page.timeline(rows, "vi")][5:7] == ["Hệ thống", "Công dân"]
+
+
+def test_message_kinds_and_statuses_have_labels():
+    from console import case_page
+    assert (case_page.message_kind("message", "in", "vi"), case_page.message_status("received", "vi")) == (
+        "Tin đến", "đã nhận")
+    assert [case_page.message_kind(k, "out", "vi") for k in ("ack", "reply", "notice")] == [
+        "Xác nhận", "Trả lời", "Thông báo"]
+    assert [case_page.message_status(s, "en") for s in ("queued", "sending", "sent", "delivered", "failed")] == [
+        "queued", "sending", "sent", "delivered", "failed"]
+    assert case_page.message_status("weird", "vi") == "khác"
+
+
+async def test_the_case_page_labels_messages_and_the_timeline(client, tokens):
+    case = await _report(client, "Mất điện cả khu phố")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET status = 'forwarded', department = 'so-xay-dung' WHERE id = $1", case["id"])
+    assert (await client.post(f"/api/v1/cases/{case['id']}/replies", json={"text": "Đã nhận"},
+                              headers=auth(tokens["agent"]))).status == 201
+    assert (await client.post(f"/api/v1/cases/{case['id']}/transfer",
+                              json={"department": "evn-hcmc", "reason": "Thuộc ngành điện"},
+                              headers=auth(tokens["agent"]))).status == 200
+    await _signed_in(client, "agent")
+    text = await (await client.get(f"/console/cases/{case['id']}")).text()
+    messages = text.split('data-testid="case-messages"')[1].split("</section>")[0]
+    plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", messages))
+    assert "Tin đến · đã nhận" in plain and "Trả lời · chờ gửi" in plain
+    timeline = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", text.split('data-testid="case-timeline"')[1]
+                                          .split("</ol>")[0]))
+    assert "Chuyển từ Sở Xây dựng sang" in timeline and "Trả lời công dân" in timeline
+    assert "Tiếp nhận phản ánh qua Cổng thông tin" in timeline and "Lý do: Thuộc ngành điện" in timeline
+    assert "{" not in timeline and "'department'" not in timeline
+    english = await (await client.get(f"/console/cases/{case['id']}?lang=en")).text()
+    assert "Transferred from Department of Construction to" in english and "Message" in english
+
+
+async def test_the_403_and_404_pages_carry_the_nav_and_sign_out(client, tokens):
+    case = await _report(client)
+    await client.app[SERVICES].pool.execute("UPDATE cases SET department = 'evn-hcmc' WHERE id = $1", case["id"])
+    await _signed_in(client, "department")
+    for url, status in ((f"/console/cases/{case['id']}", 403), ("/console/cases/999999", 404),
+                        ("/console/dashboard", 403)):
+        resp = await client.get(url)
+        assert resp.status == status, url
+        text = await resp.text()
+        assert 'data-testid="sign-out"' in text and 'href="/console/map"' in text, url
+        assert CSRF_META.search(text).group(1), url
