@@ -84,6 +84,12 @@ class CaseFilter:
     urgent: bool | None = None
 
 
+_TEXT_MATCH = "to_tsvector('simple', {alias}.search_text) @@ to_tsquery('simple', ?)"
+# How many of the newest cases that pass the other filters are searched row by row before the rest is left to
+# the full-text index (see `fetch_newest`).
+SEARCH_PROBE = 2000
+
+
 def search_condition(text: str) -> tuple[str, Any] | None:
     """The condition (with one `?`) and value for staff search text, already folded.
 
@@ -93,10 +99,57 @@ def search_condition(text: str) -> tuple[str, Any] | None:
     code = codes.normalise(text)
     if code is not None:
         return "c.tracking_code = ?", code
-    words = re.findall(r"\w+", text)
-    if not words:
+    query = _tsquery(text)
+    if query is None:
         return None
-    return "to_tsvector('simple', c.search_text) @@ to_tsquery('simple', ?)", " & ".join(f"{w}:*" for w in words)
+    return _TEXT_MATCH.format(alias="c"), query
+
+
+def _tsquery(text: str) -> str | None:
+    words = re.findall(r"\w+", text)
+    return " & ".join(f"{w}:*" for w in words) if words else None
+
+
+async def fetch_newest(conn: asyncpg.Connection, where: list[str], args: list[Any], text: str | None,
+                       limit: int, *, probe: int = SEARCH_PROBE) -> list[asyncpg.Record]:
+    """The cases passing `where` (over `args` as $1, $2...) and the search text, newest first, at most `limit`.
+
+    The full-text index cannot return rows newest first: a common word ("mat dien" matches one case in
+    twelve) costs a bitmap of all its matches however few are shown, ANDed with the other filters' indexes.
+    So the newest `probe` cases passing the other filters are read in id order first and matched one by one,
+    stopping when the page is full; only if the page is still short is the rest (older than the probe)
+    searched through the index. A rare word costs the probe plus the index, a common one the probe alone.
+    Either way the rows are those of the plain query. `probe` is changed only by tests.
+    """
+    condition = search_condition(text) if text else None
+    if condition is None:
+        return await _fetch(conn, where, args, limit)
+    if condition[0] != _TEXT_MATCH.format(alias="c"):  # a tracking code: one row by its unique index
+        return await _fetch(conn, [*where, condition[0].replace("?", f"${len(args) + 1}")],
+                            [*args, condition[1]], limit)
+    query = condition[1]
+    n = len(args)
+    filters = " WHERE " + " AND ".join(where) if where else ""
+    newest = f"SELECT c.id, c.search_text FROM cases c{filters} ORDER BY c.id DESC LIMIT ${n + 1}"
+    rows = await conn.fetch(
+        f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE c.id = ANY(ARRAY("
+        f"SELECT p.id FROM ({newest}) p WHERE {_TEXT_MATCH.format(alias='p').replace('?', f'${n + 2}')}"
+        f" ORDER BY p.id DESC LIMIT ${n + 3})) ORDER BY c.id DESC",
+        *args, probe, query, limit)
+    if len(rows) >= limit:
+        return rows
+    seen, floor = await conn.fetchrow(f"SELECT count(*), min(id) FROM ({newest}) p", *args, probe)
+    if seen < probe:  # every case passing the filters was looked at
+        return rows
+    rest = await _fetch(conn, [*where, condition[0].replace("?", f"${n + 1}"), f"c.id < ${n + 2}"],
+                        [*args, query, floor], limit - len(rows))
+    return rows + rest
+
+
+async def _fetch(conn: asyncpg.Connection, where: list[str], args: list[Any], limit: int) -> list[asyncpg.Record]:
+    sql = (f"SELECT {CASE_COLUMNS} FROM {CASE_FROM}" + (" WHERE " + " AND ".join(where) if where else "")
+           + f" ORDER BY c.id DESC LIMIT ${len(args) + 1}")
+    return await conn.fetch(sql, *args, limit)
 
 
 async def list_cases(
@@ -129,18 +182,9 @@ async def list_cases(
         add("c.created_at >= ?", flt.since)
     if flt.until is not None:
         add("c.created_at < ?", flt.until)
-    condition = search_condition(flt.text) if flt.text else None
-    if condition is not None:
-        add(*condition)
     if after is not None:
         add("c.id < ?", after)
-    args.append(limit)
-    sql = (
-        f"SELECT {CASE_COLUMNS} FROM {CASE_FROM}"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + f" ORDER BY c.id DESC LIMIT ${len(args)}"
-    )
-    return await conn.fetch(sql, *args)
+    return await fetch_newest(conn, where, args, flt.text, limit)
 
 
 _UPDATABLE = frozenset({

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from casework.store.cases import CASE_COLUMNS, CASE_FROM, search_condition
+from casework.store.cases import fetch_newest
 from kernel.cases import OPEN_SQL
 
 QUEUES = ("triage", "mine", "unit", "at_risk", "overdue", "waiting", "open", "all")
@@ -68,17 +68,11 @@ async def inbox(conn: asyncpg.Connection, flt: InboxFilter, *, me: int | None, s
         add("c.created_at >= ?", flt.since)
     if flt.until is not None:
         add("c.created_at < ?", flt.until)
-    condition = search_condition(flt.text) if flt.text else None  # as the staff API's list
-    if condition is not None:
-        add(*condition)
     if after is not None:
         add("c.id < ?", after)
     if ids is not None:
         add("c.id = ANY(?::bigint[])", ids)
-    args.append(limit)
-    sql = (f"SELECT {CASE_COLUMNS} FROM {CASE_FROM}" + (" WHERE " + " AND ".join(where) if where else "")
-           + f" ORDER BY c.id DESC LIMIT ${len(args)}")
-    return await conn.fetch(sql, *args)
+    return await fetch_newest(conn, where, args, flt.text, limit)  # the search as the staff API's list
 
 
 async def departments(conn: asyncpg.Connection) -> list[asyncpg.Record]:
