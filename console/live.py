@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from casework import store as casework_store
 from console import store
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ RECONNECT_SECONDS = 2.0
 APPLICATION_NAME = "hotline-console-listen"
 BATCH_SECONDS = 0.1  # changes arriving this close together are looked up in one query
 QUEUE_SIZE = 500  # a client this far behind is dropped; its browser reconnects and reloads
+KNOWN_UNITS = 100_000  # cases whose last seen unit the hub remembers, to tell a unit of a case that left it
 
 
 @dataclass(eq=False)
@@ -62,6 +64,7 @@ class Hub:
         self._ready = asyncio.Event()
         self._closed = False
         self._deliveries: set[asyncio.Task[None]] = set()  # held, so a running delivery is not collected
+        self._units: dict[int, str | None] = {}  # each case's unit when last seen (insertion order: oldest first)
 
     async def join(self, client: Client, dsn: str, pool: Any) -> None:
         self.clients.add(client)
@@ -95,6 +98,7 @@ class Hub:
                 await conn.add_listener(TYPING_CHANNEL, self._on_typing)
                 self._ready.set()
                 if connected_before:  # what changed while nobody listened was told to nobody: pages catch up
+                    self._units.clear()
                     for client in list(self.clients):
                         client.push("resync", "")
                 connected_before = True
@@ -128,19 +132,47 @@ class Hub:
     async def _deliver(self, ids: list[int]) -> None:
         scoped = any(c.department is not None for c in self.clients)
         units: dict[int, str | None] = {}
+        before: dict[int, str | None] = {}
         if scoped:
             try:
                 async with self.pool.acquire() as conn:
                     units = await store.departments_of(conn, ids)
+                    before = await self._units_before(conn, ids, units)
             except (OSError, asyncpg.PostgresError, TimeoutError) as e:
                 log.warning("console: could not scope %d live changes (%s)", len(ids), type(e).__name__)
+                for case_id in ids:
+                    self._units.pop(case_id, None)
                 return
+        else:
+            self._units.clear()  # changes go unscoped now, so what the hub remembers would grow stale
         for client in list(self.clients):
-            visible = [i for i in ids if client.department is None or units.get(i) == client.department]
+            # A unit hears of its cases, and of a case that has just left it (transferred, returned, reassigned),
+            # so its inbox can drop the row: the row's fragment comes back empty for that unit.
+            visible = [i for i in ids
+                       if client.department is None or client.department in (units.get(i), before.get(i))]
             if client.case_id is not None:
                 visible = [i for i in visible if i == client.case_id]
             if visible:
                 client.push("cases", ",".join(map(str, visible)))
+
+    async def _units_before(self, conn: Any, ids: list[int], units: dict[int, str | None]) -> dict[int, str | None]:
+        """Each case's unit before this change, when it had another one; remembers the units now."""
+        before: dict[int, str | None] = {}
+        for case_id in ids:
+            if case_id not in units:
+                self._units.pop(case_id, None)
+                continue
+            now = units[case_id]
+            if case_id in self._units:
+                previous = self._units.pop(case_id)
+            else:  # not seen since this process started listening: its history says where it was
+                previous = last_unit_change(await casework_store.case_events(conn, case_id), now)
+            if previous is not None and previous != now:
+                before[case_id] = previous
+            self._units[case_id] = now
+        while len(self._units) > KNOWN_UNITS:
+            del self._units[next(iter(self._units))]
+        return before
 
     def _on_typing(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -151,6 +183,18 @@ class Hub:
         for client in list(self.clients):
             if client.case_id == case_id:
                 client.push("typing", payload)
+
+
+def last_unit_change(events: Any, now: str | None) -> str | None:
+    """The unit a case left in its latest move to its unit `now` (events with changes.department [from, to])."""
+    for event in reversed(list(events)):
+        changes = event["changes"]
+        moved = changes.get("department") if isinstance(changes, dict) else None
+        if isinstance(moved, list) and len(moved) == 2 and moved[1] == now:
+            return moved[0] if isinstance(moved[0], str) else None
+        if moved is not None:
+            return None  # the latest move was not to this unit: nothing to tell
+    return None
 
 
 HUB = web.AppKey("console_hub", Hub)

@@ -9,6 +9,7 @@ import re
 import pytest
 
 import console.wards
+from console import live
 from kernel.http import SERVICES
 from tests.conftest import auth
 
@@ -463,3 +464,54 @@ async def test_the_403_and_404_pages_carry_the_nav_and_sign_out(client, tokens):
         text = await resp.text()
         assert 'data-testid="sign-out"' in text and 'href="/console/map"' in text, url
         assert CSRF_META.search(text).group(1), url
+
+
+async def test_a_unit_hears_of_a_case_transferred_away_and_its_row_comes_back_empty(client, tokens):
+    case = await _report(client, "Ổ gà trước nhà")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET status = 'forwarded', department = 'so-xay-dung' WHERE id = $1", case["id"])
+    other = await _report(client, "Mất điện cả khu phố")
+    await pool.execute("UPDATE cases SET status = 'forwarded', department = 'evn-hcmc' WHERE id = $1", other["id"])
+    await _signed_in(client, "department")  # so-xay-dung; this process has not seen either case's unit change
+    stream = await client.get("/console/events")
+    await stream.content.readline()
+    assert (await client.post(f"/api/v1/cases/{case['id']}/transfer",
+                              json={"department": "evn-hcmc", "reason": "Thuộc ngành điện"},
+                              headers=auth(tokens["agent"]))).status == 200
+    assert await _next_event(stream, "cases") == str(case["id"])  # told, though the case is no longer its own
+    rows = await (await client.get(f"/console/inbox/rows?queue=unit&ids={case['id']}")).text()
+    assert f'data-case-id="{case["id"]}"' not in rows  # so the page drops the row
+    # Changes after the move are not told to the unit it left, nor are other units' cases.
+    await pool.execute("UPDATE cases SET urgent = true WHERE id = $1", other["id"])
+    await pool.execute("UPDATE cases SET urgent = true WHERE id = $1", case["id"])
+    mine = await _report(client, "Cây đổ chắn đường")
+    await pool.execute("UPDATE cases SET status = 'forwarded', department = 'so-xay-dung' WHERE id = $1", mine["id"])
+    assert await _next_event(stream, "cases") == str(mine["id"])
+    stream.close()
+
+
+async def test_a_unit_hears_when_a_case_goes_back_to_triage_or_is_reassigned(client, tokens):
+    returned, corrected = await _report(client, "Ổ gà trước nhà"), await _report(client, "Rác thải ven kênh")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET status = 'forwarded', department = 'so-xay-dung' WHERE id = ANY($1)",
+                       [returned["id"], corrected["id"]])
+    await _signed_in(client, "department")
+    stream = await client.get("/console/events")
+    await stream.content.readline()
+    assert (await client.patch(f"/api/v1/cases/{corrected['id']}", json={"department": "evn-hcmc"},
+                               headers=auth(tokens["agent"]))).status in (200, 204)
+    assert await _next_event(stream, "cases") == str(corrected["id"])
+    assert (await client.post(f"/api/v1/cases/{returned['id']}/status",
+                              json={"status": "rejected", "reason": "Không thuộc thẩm quyền"},
+                              headers=auth(tokens["department"]))).status == 200
+    assert await _next_event(stream, "cases") == str(returned["id"])
+    stream.close()
+
+
+def test_the_unit_a_case_left_is_read_from_its_history():
+    moves = [{"changes": {"department": "so-xay-dung"}}, {"changes": {"department": ["so-xay-dung", "evn-hcmc"]}},
+             {"changes": {"text": "note"}}]
+    assert live.last_unit_change(moves, "evn-hcmc") == "so-xay-dung"
+    assert live.last_unit_change(moves, "so-xay-dung") is None  # the latest move went elsewhere
+    assert live.last_unit_change(moves[:1], "so-xay-dung") is None  # routed there first: it left nothing
+    assert live.last_unit_change([{"changes": {"department": ["evn-hcmc", None]}}], None) == "evn-hcmc"
