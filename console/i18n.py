@@ -111,6 +111,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "internal": "nội bộ",
         "available": "Đang trực (bấm để tạm vắng)",
         "away": "Đang vắng (bấm để nhận hồ sơ)",
+        "no_point": "Chưa có tọa độ (không có điểm trên bản đồ).",
+        "map_label": "Bản đồ vị trí phản ánh",
     },
     "en": {
         "site": "1022 Console",
@@ -217,6 +219,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "internal": "internal",
         "available": "On duty (click to go away)",
         "away": "Away (click to take cases)",
+        "no_point": "No coordinates (no point on the map).",
+        "map_label": "Map of the report's location",
     },
 }
 

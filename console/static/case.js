@@ -24,6 +24,38 @@
     });
   });
 
+  // The point and its ward on a small map: the ward's outline is the only layer (no tiles, nothing from outside).
+  var mapBox = document.getElementById("case-map");
+  if (mapBox && window.L) {
+    var lat = parseFloat(mapBox.getAttribute("data-lat")), lon = parseFloat(mapBox.getAttribute("data-lon"));
+    var ward = mapBox.getAttribute("data-ward");
+    var hasPoint = isFinite(lat) && isFinite(lon);
+    var map = L.map(mapBox, {attributionControl: false, zoomControl: true, scrollWheelZoom: false, minZoom: 8});
+    map.setView(hasPoint ? [lat, lon] : [10.78, 106.70], hasPoint ? 15 : 11);
+    if (hasPoint) {
+      L.circleMarker([lat, lon], {radius: 7, color: "#b00020", weight: 2, fillColor: "#e53935", fillOpacity: 0.9})
+        .addTo(map);
+    }
+    if (ward) {
+      fetch(mapBox.getAttribute("data-wards-url"), {credentials: "same-origin"})
+        .then(function (resp) { if (!resp.ok) throw new Error(String(resp.status)); return resp.json(); })
+        .then(function (geo) {
+          var feature = (geo.features || []).filter(function (f) {
+            return f.properties && String(f.properties.code) === ward;
+          })[0];
+          if (!feature) return;
+          var outline = L.geoJSON(feature, {style: {color: "#1565c0", weight: 2, fillColor: "#1565c0",
+                                                     fillOpacity: 0.08}}).addTo(map);
+          outline.bringToBack();
+          var bounds = outline.getBounds();
+          if (hasPoint) bounds.extend([lat, lon]);
+          map.fitBounds(bounds, {padding: [8, 8]});
+          mapBox.setAttribute("data-ward-drawn", "1");
+        })
+        .catch(function () { /* the ward's name is in the facts above */ });
+    }
+  }
+
   // The deadline counts down.
   var countdown = document.getElementById("countdown");
   function span(ms) {

@@ -515,3 +515,17 @@ def test_the_unit_a_case_left_is_read_from_its_history():
     assert live.last_unit_change(moves, "so-xay-dung") is None  # the latest move went elsewhere
     assert live.last_unit_change(moves[:1], "so-xay-dung") is None  # routed there first: it left nothing
     assert live.last_unit_change([{"changes": {"department": ["evn-hcmc", None]}}], None) == "evn-hcmc"
+
+
+async def test_the_case_page_has_a_small_map_or_says_there_is_no_point(client, tokens):
+    located, nowhere = await _report(client, "Đèn đường hỏng"), await _report(client, "Không rõ địa chỉ")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET lat = 10.7725, lon = 106.698, ward_code = '26743' WHERE id = $1",
+                       located["id"])
+    await _signed_in(client, "agent")
+    text = await (await client.get(f"/console/cases/{located['id']}")).text()
+    box = re.search(r'<div id="case-map"[^>]*>', text).group(0)
+    assert 'data-ward="26743"' in box and 'data-lat="10.7725"' in box and 'data-lon="106.698"' in box
+    assert "/console/static/vendor/leaflet-1.9.4/leaflet.js" in text and 'data-testid="case-no-point"' not in text
+    bare = await (await client.get(f"/console/cases/{nowhere['id']}?lang=en")).text()
+    assert 'id="case-map"' not in bare and "No coordinates" in bare
