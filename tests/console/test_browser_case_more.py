@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from tests.console.conftest import api, case_path, processed, report
+from tests.integrations.geocoding.conftest import needs_polygons
 
 WARD = "26743"  # Phường Bến Thành
 
 
+@needs_polygons  # the ward boundaries come from the shared admin-units data beside the repository
 async def test_the_case_page_draws_its_point_and_ward_on_a_small_map(page, hotline, signed_in):
     citizen = await page.context.browser.new_context(locale="vi-VN")
     try:

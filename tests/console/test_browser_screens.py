@@ -7,6 +7,7 @@ import pytest
 
 from hotline import demo
 from tests.console.conftest import Hotline, api, case_path, screenshot, until
+from tests.integrations.geocoding.conftest import needs_polygons
 
 REPORTS = [
     ("Đèn đường hỏng cả đoạn trước nhà số 12 Lê Lợi, tối om rất nguy hiểm", 10.7735, 106.7012),
@@ -37,6 +38,7 @@ async def seed(hotline: Hotline) -> list[int]:
     return ids
 
 
+@needs_polygons  # the ward boundaries come from the shared admin-units data beside the repository
 async def test_the_inbox_map_and_dashboard_are_drawn_with_cases(page, hotline, signed_in):
     ids = await seed(hotline)
     await signed_in("supervisor")

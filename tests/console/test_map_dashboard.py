@@ -15,6 +15,7 @@ from console import map as console_map
 from kernel.http import SERVICES
 from kernel.time import FixedClock
 from tests.conftest import auth
+from tests.integrations.geocoding.conftest import needs_polygons
 
 # 09:00 in Hồ Chí Minh City on 3 December 2026; the Vietnamese day began at 17:00 UTC the day before.
 NOW = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
@@ -83,6 +84,7 @@ async def test_map_data_needs_a_signed_in_staff_member(console_client):
     assert response.status == 401
 
 
+@needs_polygons  # the ward boundaries come from the shared admin-units data beside the repository
 async def test_wards_geojson_has_the_168_wards_with_valid_geometry(console_client, tokens):
     response = await console_client.get("/console/wards.geojson", headers=auth(tokens["department"]))
     assert response.status == 200
@@ -98,6 +100,7 @@ async def test_wards_geojson_has_the_168_wards_with_valid_geometry(console_clien
     assert 150_000 < len(await response.read()) < 1_500_000  # light enough for a browser, still 168 shapes
 
 
+@needs_polygons  # the ward boundaries come from the shared admin-units data beside the repository
 async def test_wards_layer_is_built_once_and_gzips():
     first = await wards.ward_layer()
     assert await wards.ward_layer() is first
