@@ -85,9 +85,9 @@ class CaseFilter:
 
 
 _TEXT_MATCH = "to_tsvector('simple', {alias}.search_text) @@ to_tsquery('simple', ?)"
-# How many of the newest cases that pass the other filters are searched row by row before the rest is left to
-# the full-text index (see `fetch_newest`).
-SEARCH_PROBE = 2000
+# How many of the newest cases passing the other filters are searched row by row, in two widening steps, before
+# the rest is left to the full-text index (see `fetch_newest`).
+SEARCH_PROBES = (250, 2000)
 
 
 def search_condition(text: str) -> tuple[str, Any] | None:
@@ -111,15 +111,16 @@ def _tsquery(text: str) -> str | None:
 
 
 async def fetch_newest(conn: asyncpg.Connection, where: list[str], args: list[Any], text: str | None,
-                       limit: int, *, probe: int = SEARCH_PROBE) -> list[asyncpg.Record]:
+                       limit: int, *, probes: tuple[int, ...] = SEARCH_PROBES) -> list[asyncpg.Record]:
     """The cases passing `where` (over `args` as $1, $2...) and the search text, newest first, at most `limit`.
 
     The full-text index cannot return rows newest first: a common word ("mat dien" matches one case in
     twelve) costs a bitmap of all its matches however few are shown, ANDed with the other filters' indexes.
-    So the newest `probe` cases passing the other filters are read in id order first and matched one by one,
-    stopping when the page is full; only if the page is still short is the rest (older than the probe)
-    searched through the index. A rare word costs the probe plus the index, a common one the probe alone.
-    Either way the rows are those of the plain query. `probe` is changed only by tests.
+    So the newest cases passing the other filters are read in id order and matched one by one, in widening
+    steps (`probes`: 250 cases, then the 2,000 before them), stopping as soon as the page is full; what is
+    older is left to the index, at once if the first step matched nothing (a rare word: the index is quick).
+    A common word costs a few hundred rows, a rare one a step plus the index. Either way the rows are those
+    of the plain query. `probes` is changed only by tests.
     """
     condition = search_condition(text) if text else None
     if condition is None:
@@ -128,22 +129,28 @@ async def fetch_newest(conn: asyncpg.Connection, where: list[str], args: list[An
         return await _fetch(conn, [*where, condition[0].replace("?", f"${len(args) + 1}")],
                             [*args, condition[1]], limit)
     query = condition[1]
-    n = len(args)
-    filters = " WHERE " + " AND ".join(where) if where else ""
-    newest = f"SELECT c.id, c.search_text FROM cases c{filters} ORDER BY c.id DESC LIMIT ${n + 1}"
-    rows = await conn.fetch(
-        f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE c.id = ANY(ARRAY("
-        f"SELECT p.id FROM ({newest}) p WHERE {_TEXT_MATCH.format(alias='p').replace('?', f'${n + 2}')}"
-        f" ORDER BY p.id DESC LIMIT ${n + 3})) ORDER BY c.id DESC",
-        *args, probe, query, limit)
-    if len(rows) >= limit:
-        return rows
-    seen, floor = await conn.fetchrow(f"SELECT count(*), min(id) FROM ({newest}) p", *args, probe)
-    if seen < probe:  # every case passing the filters was looked at
-        return rows
-    rest = await _fetch(conn, [*where, condition[0].replace("?", f"${n + 1}"), f"c.id < ${n + 2}"],
-                        [*args, query, floor], limit - len(rows))
-    return rows + rest
+    rows: list[asyncpg.Record] = []
+    older: list[Any] = []  # the lowest id looked at so far, once a step is done
+    for size in probes:
+        clauses = [*where, *([f"c.id < ${len(args) + 1}"] if older else [])]
+        n = len(args) + len(older)
+        newest = ("SELECT c.id, c.search_text FROM cases c" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+                  + f" ORDER BY c.id DESC LIMIT ${n + 1}")
+        rows += await conn.fetch(
+            f"SELECT {CASE_COLUMNS} FROM {CASE_FROM} WHERE c.id = ANY(ARRAY("
+            f"SELECT p.id FROM ({newest}) p WHERE {_TEXT_MATCH.format(alias='p').replace('?', f'${n + 2}')}"
+            f" ORDER BY p.id DESC LIMIT ${n + 3})) ORDER BY c.id DESC",
+            *args, *older, size, query, limit - len(rows))
+        if len(rows) >= limit:
+            return rows
+        seen, floor = await conn.fetchrow(f"SELECT count(*), min(id) FROM ({newest}) p", *args, *older, size)
+        if seen < size:  # every case passing the filters was looked at
+            return rows
+        older = [floor]
+        if not rows:  # nothing among the newest: a rare word, which the index finds quickly
+            break
+    clauses = [*where, f"c.id < ${len(args) + 1}", condition[0].replace("?", f"${len(args) + 2}")]
+    return rows + await _fetch(conn, clauses, [*args, *older, query], limit - len(rows))
 
 
 async def _fetch(conn: asyncpg.Connection, where: list[str], args: list[Any], limit: int) -> list[asyncpg.Record]:

@@ -1,4 +1,4 @@
-"""Search newest first (casework.store.cases.fetch_newest): the same rows as the plain query, whatever the probe."""
+"""Search newest first (casework.store.cases.fetch_newest): the same rows as the plain query, whatever the probes."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ async def _plain(conn, where: list[str], args: list, text: str, limit: int) -> l
     return [r["id"] for r in rows]
 
 
-async def test_fetch_newest_returns_the_plain_querys_rows_for_any_probe(pool):
+async def test_fetch_newest_returns_the_plain_querys_rows_for_any_probes(pool):
     units = await _load(pool)
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM cases ORDER BY id")]
     rng = random.Random(7)
@@ -64,10 +64,11 @@ async def test_fetch_newest_returns_the_plain_querys_rows_for_any_probe(pool):
                 where.append(f"c.id < ${len(args)}")
             text = rng.choice([*WORDS, "ngap nuo", "d", "hcm-s0012", "xe buyt hiem"])
             limit = rng.choice([1, 5, 21, 51])
-            probe = rng.choice([1, 3, 20, 200, 2000])
-            got = [r["id"] for r in await cases.fetch_newest(conn, list(where), list(args), text, limit, probe=probe)]
+            probes = rng.choice([(1,), (3, 20), (1, 1, 1), (20, 200), (250, 2000), (5000,)])
+            got = [r["id"] for r in await cases.fetch_newest(conn, list(where), list(args), text, limit,
+                                                             probes=probes)]
             expected = await _plain(conn, where, args, text, limit)
-            assert got == expected, (where, args, text, limit, probe)
+            assert got == expected, (where, args, text, limit, probes)
             paths.add(len(expected) == limit)
     assert paths == {True, False}  # full pages and short ones were both checked
 
