@@ -159,6 +159,40 @@ async def _fetch(conn: asyncpg.Connection, where: list[str], args: list[Any], li
     return await conn.fetch(sql, *args, limit)
 
 
+class Where:
+    """A WHERE clause being built: each `?` of an added condition becomes the next `$n`."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.args: list[Any] = []
+
+    def add(self, clause: str, *values: Any) -> None:
+        for value in values:
+            self.args.append(value)
+            clause = clause.replace("?", f"${len(self.args)}", 1)
+        self.clauses.append(clause)
+
+
+def filter_cases(where: Where, flt: Any, *, scope_department: str | None, after: int | None) -> None:
+    """The filters the staff API's list and the console's inbox share (`flt` has CaseFilter's fields)."""
+    if scope_department is not None:
+        where.add("c.department = ?", scope_department)
+    for column in ("status", "field", "department", "channel"):
+        value = getattr(flt, column)
+        if value is not None:
+            where.add(f"c.{column} = ?", value)
+    if flt.ward is not None:
+        where.add("c.ward_code = ?", flt.ward)
+    if flt.urgent is not None:
+        where.add("c.urgent = ?", flt.urgent)
+    if flt.since is not None:
+        where.add("c.created_at >= ?", flt.since)
+    if flt.until is not None:
+        where.add("c.created_at < ?", flt.until)
+    if after is not None:
+        where.add("c.id < ?", after)
+
+
 async def list_cases(
     conn: asyncpg.Connection,
     flt: CaseFilter,
@@ -168,30 +202,9 @@ async def list_cases(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Newest first, keyset-paginated on the id (ids grow with time)."""
-    where: list[str] = []
-    args: list[Any] = []
-
-    def add(clause: str, value: Any) -> None:
-        args.append(value)
-        where.append(clause.replace("?", f"${len(args)}"))
-
-    if scope_department is not None:
-        add("c.department = ?", scope_department)
-    for column in ("status", "field", "department", "channel"):
-        value = getattr(flt, column)
-        if value is not None:
-            add(f"c.{column} = ?", value)
-    if flt.ward is not None:
-        add("c.ward_code = ?", flt.ward)
-    if flt.urgent is not None:
-        add("c.urgent = ?", flt.urgent)
-    if flt.since is not None:
-        add("c.created_at >= ?", flt.since)
-    if flt.until is not None:
-        add("c.created_at < ?", flt.until)
-    if after is not None:
-        add("c.id < ?", after)
-    return await fetch_newest(conn, where, args, flt.text, limit)
+    where = Where()
+    filter_cases(where, flt, scope_department=scope_department, after=after)
+    return await fetch_newest(conn, where.clauses, where.args, flt.text, limit)
 
 
 _UPDATABLE = frozenset({

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
-from casework.store.cases import fetch_newest
+from casework.store.cases import Where, fetch_newest, filter_cases
 from kernel.cases import OPEN_SQL
 
 QUEUES = ("triage", "mine", "unit", "at_risk", "overdue", "waiting", "open", "all")
@@ -31,48 +30,25 @@ class InboxFilter:
 async def inbox(conn: asyncpg.Connection, flt: InboxFilter, *, me: int | None, scope_department: str | None,
                 after: int | None = None, ids: list[int] | None = None, limit: int = 50) -> list[asyncpg.Record]:
     """A page of the inbox, newest first, keyset-paged on the id; `ids` keeps only those (live refreshes)."""
-    where: list[str] = []
-    args: list[Any] = []
-
-    def add(clause: str, *values: Any) -> None:
-        for value in values:
-            args.append(value)
-            clause = clause.replace("?", f"${len(args)}", 1)
-        where.append(clause)
-
-    if scope_department is not None:
-        add("c.department = ?", scope_department)
+    where = Where()
     queue = flt.queue
     if queue == "triage":
-        where.append("c.status IN ('received', 'triage', 'rejected', 'reopened')")
+        where.add("c.status IN ('received', 'triage', 'rejected', 'reopened')")
     elif queue == "mine":
-        add("c.assignee = ?", me)
+        where.add("c.assignee = ?", me)
     elif queue == "unit":
         if scope_department is None:
-            where.append("false")  # staff without a unit have no "my unit" queue
+            where.add("false")  # staff without a unit have no "my unit" queue
     elif queue in ("at_risk", "overdue"):
-        add(f"c.sla_state = ? AND c.status IN {OPEN_SQL}", queue)
+        where.add(f"c.sla_state = ? AND c.status IN {OPEN_SQL}", queue)
     elif queue == "waiting":
-        where.append(f"c.clock_paused_at IS NOT NULL AND c.status IN {OPEN_SQL}")
+        where.add(f"c.clock_paused_at IS NOT NULL AND c.status IN {OPEN_SQL}")
     elif queue == "open":  # what the map counts
-        where.append(f"c.status IN {OPEN_SQL}")
-    for column in ("status", "field", "department", "channel"):
-        value = getattr(flt, column)
-        if value is not None:
-            add(f"c.{column} = ?", value)
-    if flt.ward is not None:
-        add("c.ward_code = ?", flt.ward)
-    if flt.urgent is not None:
-        add("c.urgent = ?", flt.urgent)
-    if flt.since is not None:
-        add("c.created_at >= ?", flt.since)
-    if flt.until is not None:
-        add("c.created_at < ?", flt.until)
-    if after is not None:
-        add("c.id < ?", after)
+        where.add(f"c.status IN {OPEN_SQL}")
+    filter_cases(where, flt, scope_department=scope_department, after=after)
     if ids is not None:
-        add("c.id = ANY(?::bigint[])", ids)
-    return await fetch_newest(conn, where, args, flt.text, limit)  # the search as the staff API's list
+        where.add("c.id = ANY(?::bigint[])", ids)
+    return await fetch_newest(conn, where.clauses, where.args, flt.text, limit)  # the search as the staff API's list
 
 
 async def departments(conn: asyncpg.Connection) -> list[asyncpg.Record]:
