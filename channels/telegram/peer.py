@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from channels.local_peer import LocalPeer
 from kernel.time import Clock, utc_now
 
 log = logging.getLogger(__name__)
@@ -104,13 +105,13 @@ class PostedUpdate:
     status: int | None
 
 
-class TelegramPeer:
+class TelegramPeer(LocalPeer):
     """The Bot API for one bot on 127.0.0.1: `async with TelegramPeer(token) as peer: ...`."""
 
     def __init__(self, token: str, *, host: str = "127.0.0.1", port: int = 0, username: str = "hotline1022_bot",
                  clock: Clock = utc_now, on_message: Callable[[SentMessage], None] | None = None) -> None:
         self.token = token
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.clock = clock
         self.on_message = on_message
         bot_id = token.split(":", 1)[0]
@@ -129,37 +130,15 @@ class TelegramPeer:
         self._message_ids: dict[int, int] = {}
         self._faults: list[Fault] = []
         self._arrived = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle
 
-    async def start(self) -> TelegramPeer:
-        app = web.Application(middlewares=[self._middleware])
+    def middlewares(self) -> list[Any]:
+        return [self._middleware]
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        self.port = self._runner.addresses[0][1]
-        self._session = aiohttp.ClientSession()
-        return self
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> TelegramPeer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:

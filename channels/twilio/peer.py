@@ -28,6 +28,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from channels.local_peer import LocalPeer
 from channels.twilio.gsm import segments
 from kernel.time import Clock, utc_now
 
@@ -144,7 +145,7 @@ class Callback:
     answer: int | None
 
 
-class TwilioPeer:
+class TwilioPeer(LocalPeer):
     """Twilio's REST API for one account on 127.0.0.1: `async with TwilioPeer(sid, token) as peer: ...`."""
 
     def __init__(self, account_sid: str, auth_token: str, *, host: str = "127.0.0.1", port: int = 0,
@@ -153,7 +154,7 @@ class TwilioPeer:
                  on_callback: Callable[[Callback], None] | None = None, silent_recordings: bool = False) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
-        self.host, self.port = host, port
+        super().__init__(host, port)
         self.clock = clock
         self.on_message, self.on_call, self.on_callback = on_message, on_call, on_callback
         # Serve a second of silence for recordings never added (the CLI: calls simulated from another process).
@@ -168,44 +169,24 @@ class TwilioPeer:
         self._gate = asyncio.Event()
         self._gate.set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     # -- lifecycle
 
-    async def start(self) -> TwilioPeer:
-        app = web.Application(middlewares=[self._middleware])
+    def middlewares(self) -> list[Any]:
+        return [self._middleware]
+
+    def routes(self, app: web.Application) -> None:
         prefix = f"/{API_VERSION}/Accounts/{{account}}"
         app.router.add_post(f"{prefix}/Messages.json", self._create_message)
         app.router.add_get(f"{prefix}/Messages/{{sid}}.json", self._fetch_message)
         app.router.add_post(f"{prefix}/Calls.json", self._create_call)
         app.router.add_get(f"{prefix}/Messages/{{message}}/Media/{{media}}", self._fetch_media)
         app.router.add_get(f"{prefix}/Recordings/{{name}}", self._fetch_recording)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        self._session = aiohttp.ClientSession()
-        return self
 
     async def close(self) -> None:
         self._gate.set()
         await self.settle()
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> TwilioPeer:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        await super().close()
 
     # -- what tests and demos arrange
 
