@@ -7,8 +7,6 @@ Redis) and runs its worker in the same process, so a report posted on the public
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import os
 import socket
 import subprocess
@@ -23,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from hotline.settings import Settings
+from tests.polling import until  # noqa: F401 - the console tests import it from here
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
@@ -210,16 +209,3 @@ async def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-async def until(check: Callable[[], object], *, seconds: float = 10, what: str = "the condition") -> object:
-    """Poll `check` (sync or async) until it returns something true; fail after `seconds`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {seconds} s")
-        await asyncio.sleep(0.05)

@@ -7,7 +7,6 @@ clocks, never by the wall clock.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import signal
 import socket
@@ -32,6 +31,7 @@ from hotline.worker import ARQ_TIMEOUT_SECONDS, build_worker
 from kernel.http import SERVICES
 from kernel.time import FixedClock
 from tests.conftest import auth
+from tests.polling import until as _until
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"worker_poll_seconds": 0.05, "worker_heartbeat_seconds": 0.05}
@@ -39,19 +39,8 @@ FAST = {"worker_poll_seconds": 0.05, "worker_heartbeat_seconds": 0.05}
 T0 = datetime(2031, 5, 1, 9, 0, tzinfo=UTC)
 
 
-async def until(check, *, seconds: float = 20, what: str = "the condition"):
-    """Poll `check` (a function, sync or async) until it returns something true; fail after `seconds`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {seconds} s")
-        await asyncio.sleep(0.05)
+def until(check, *, seconds: float = 20, what: str = "the condition"):
+    return _until(check, seconds=seconds, what=what)
 
 
 async def _intake(pool, key="k1", text="Đèn đường hẻm 40 tắt cả tuần"):
