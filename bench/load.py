@@ -938,8 +938,8 @@ def cli(args: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-async def wait_web(proc: Proc, timeout: float) -> None:
-    """Ready when /healthz says the database and Redis are reachable (workers may start later)."""
+async def _wait_ready(proc: Proc, timeout: float, path: str, ready: Callable[[int, bytes], str | None]) -> None:
+    """Poll GET `path` on the process until `ready(status, body)` says None (ready), else why not."""
     import aiohttp
 
     deadline = time.monotonic() + timeout
@@ -949,35 +949,30 @@ async def wait_web(proc: Proc, timeout: float) -> None:
             if proc.popen.poll() is not None:
                 raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log_path)}")
             try:
-                async with session.get(f"http://{HOST}:{proc.port}/healthz") as resp:
-                    checks = (await resp.json()).get("checks", {})
-                    if checks.get("database") == "ok" and checks.get("redis") == "ok":
+                async with session.get(f"http://{HOST}:{proc.port}{path}") as resp:
+                    why = ready(resp.status, await resp.read())
+                    if why is None:
                         return
-                    last = f"HTTP {resp.status}: {checks}"
+                    last = why
             except (TimeoutError, ValueError, aiohttp.ClientError, OSError) as e:
                 last = type(e).__name__
             await asyncio.sleep(0.2)
     raise RuntimeError(f"{proc.name} not ready after {timeout:.0f} s ({last}):\n{tail(proc.log_path)}")
 
 
+def _healthy(status: int, body: bytes) -> str | None:
+    checks = json.loads(body).get("checks", {})
+    return None if checks.get("database") == "ok" and checks.get("redis") == "ok" else f"HTTP {status}: {checks}"
+
+
+async def wait_web(proc: Proc, timeout: float) -> None:
+    """Ready when /healthz says the database and Redis are reachable (workers may start later)."""
+    await _wait_ready(proc, timeout, "/healthz", _healthy)
+
+
 async def wait_peer(proc: Proc, timeout: float) -> None:
     """Ready when the Twilio peer answers HTTP (any answer: it refuses requests without the account's auth)."""
-    import aiohttp
-
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as session:
-        while time.monotonic() < deadline:
-            if proc.popen.poll() is not None:
-                raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{tail(proc.log_path)}")
-            try:
-                async with session.get(f"http://{HOST}:{proc.port}/{TWILIO_API_VERSION}/Accounts.json") as resp:
-                    await resp.read()
-                    return
-            except (TimeoutError, aiohttp.ClientError, OSError) as e:
-                last = type(e).__name__
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{proc.name} not ready after {timeout:.0f} s ({last}):\n{tail(proc.log_path)}")
+    await _wait_ready(proc, timeout, f"/{TWILIO_API_VERSION}/Accounts.json", lambda status, body: None)
 
 
 async def wait_workers(bench_dsn: str, workers: list[Proc], timeout: float) -> None:
