@@ -464,6 +464,8 @@ async def fetch_media_pending(services: Services, *, limit: int = 20) -> int:
     A fetch that fails for a while is retried with back-off and given up after `job_max_tries`, said
     so on the case's timeline. Returns how many were claimed.
     """
+    if not any(isinstance(adapter, MediaSource) for adapter in services.adapters.values()):
+        return 0  # no channel keeps media for us (the web form's photos come with the report): no query
     async with services.pool.acquire() as conn:
         rows = await store.claim_media(conn, limit, services.clock())
     for row in rows:
