@@ -132,7 +132,7 @@ async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text
         case_id = await store.case_quoted_by(conn, quoted, event.sender.kind, event.sender.value)
     if case_id is None and quoted:
         return None  # it names a case that is not the sender's (or no longer open): a case of its own
-    if case_id is None:
+    if case_id is None and event.reply_window:  # a zero window (mail, a keyed addition) joins by reference only
         channels = conversation.reply_channels(event.channel)
         for channel in channels:
             case_id = await store.case_in_reply_window(conn, channel, event.sender.value, now - event.reply_window)

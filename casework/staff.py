@@ -129,12 +129,14 @@ async def issue_token(
     if days is not None and days < 0:
         raise BadRequest({"field": "days", "message": "a number of days, 0 for no expiry"})
     token = "hl_" + secrets.token_urlsafe(32)
-    expires_at = (now or datetime.now(UTC)) + timedelta(days=days) if days else None
+    now = now or datetime.now(UTC)
+    expires_at = now + timedelta(days=days) if days else None
     async with pool.acquire() as conn:
         user_id = await store.staff_user_id(conn, username, active_only=True)
         if user_id is None:
             raise BadRequest({"field": "name", "message": f"no active user {username}"})
-        await store.insert_api_token(conn, user_id, _token_hash(token), token[:TOKEN_PREFIX_CHARS], expires_at)
+        await store.insert_api_token(conn, user_id, _token_hash(token), token[:TOKEN_PREFIX_CHARS], expires_at,
+                                     created_at=now)
     return token
 
 

@@ -41,10 +41,12 @@ async def sign_in_row(conn: asyncpg.Connection, username: str) -> asyncpg.Record
 
 
 async def insert_api_token(conn: asyncpg.Connection, user_id: int, token_hash: str, prefix: str,
-                           expires_at: datetime | None) -> None:
+                           expires_at: datetime | None, *, created_at: datetime) -> None:
+    """A token whose creation and expiry are read from the same clock (its lifetime is exact)."""
     await conn.execute(
-        "INSERT INTO api_tokens (user_id, token_hash, token_prefix, expires_at) VALUES ($1, $2, $3, $4)",
-        user_id, token_hash, prefix, expires_at,
+        "INSERT INTO api_tokens (user_id, token_hash, token_prefix, expires_at, created_at)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        user_id, token_hash, prefix, expires_at, created_at,
     )
 
 

@@ -30,6 +30,11 @@ async def _answer(pool, case_id: int, recipient: str = PHONE) -> None:
                                      author_id=None, recipient=recipient)
 
 
+async def _db_now(pool) -> datetime:
+    """The database's time: our messages are stamped with it, so the reply window is measured on it."""
+    return await pool.fetchval("SELECT now()")
+
+
 async def _status(pool, case_id: int, status: str) -> None:
     await pool.execute("UPDATE cases SET status = $2 WHERE id = $1", case_id, status)
 
@@ -47,7 +52,7 @@ async def test_a_reply_within_the_window_joins_the_case_and_is_acknowledged_wher
     first = await actions.record_inbound(pool, sms("SM1", "Cống bị nghẹt trên đường Võ Văn Kiệt"), now=T0)
     assert first.new_case
     await _answer(pool, first.case_id)
-    now = datetime.now(UTC)  # messages.created_at is the database's clock
+    now = await _db_now(pool)  # messages.created_at is the database's clock
     follow = await actions.record_inbound(pool, sms("SM2", "Nước tràn lên cả vỉa hè rồi"), now=now)
     assert follow.joined and follow.created and not follow.new_case and follow.case_id == first.case_id
     assert await pool.fetchval("SELECT count(*) FROM cases") == 1
@@ -67,7 +72,7 @@ async def test_a_reply_within_the_window_joins_the_case_and_is_acknowledged_wher
 async def test_after_the_window_or_from_another_number_a_text_opens_a_new_case(pool):
     first = await actions.record_inbound(pool, sms("SM1", "Cây đổ chắn ngang hẻm 12"))
     await _answer(pool, first.case_id)
-    late = await actions.record_inbound(pool, sms("SM2", "Cây vẫn chưa dọn"), now=datetime.now(UTC) + WINDOW
+    late = await actions.record_inbound(pool, sms("SM2", "Cây vẫn chưa dọn"), now=await _db_now(pool) + WINDOW
                                         + timedelta(minutes=1))
     assert late.new_case and late.case_id != first.case_id
     stranger = await actions.record_inbound(pool, sms("SM3", "Có người báo cây đổ", sender=OTHER))
@@ -78,7 +83,7 @@ async def test_a_closed_case_is_not_joined_by_the_window(pool):
     first = await actions.record_inbound(pool, sms("SM1", "Rác ùn ứ đầu hẻm"))
     await _answer(pool, first.case_id)
     await _status(pool, first.case_id, "closed")
-    again = await actions.record_inbound(pool, sms("SM2", "Rác lại đầy"), now=datetime.now(UTC))
+    again = await actions.record_inbound(pool, sms("SM2", "Rác lại đầy"), now=await _db_now(pool))
     assert again.new_case
 
 
@@ -100,14 +105,14 @@ async def test_a_quoted_code_joins_only_the_senders_own_case(pool):
 async def test_moi_asks_for_a_new_case_even_inside_the_window(pool):
     first = await actions.record_inbound(pool, sms("SM1", "Mất nước từ sáng"))
     await _answer(pool, first.case_id)
-    fresh = await actions.record_inbound(pool, sms("SM2", "Đèn đường hỏng", new_case=True), now=datetime.now(UTC))
+    fresh = await actions.record_inbound(pool, sms("SM2", "Đèn đường hỏng", new_case=True), now=await _db_now(pool))
     assert fresh.new_case and fresh.case_id != first.case_id
 
 
 async def test_a_retried_follow_up_is_stored_once(pool):
     first = await actions.record_inbound(pool, sms("SM1", "Mất nước từ sáng"))
     await _answer(pool, first.case_id)
-    now = datetime.now(UTC)
+    now = await _db_now(pool)
     one = await actions.record_inbound(pool, sms("SM2", "Vẫn chưa có nước"), now=now)
     two = await actions.record_inbound(pool, sms("SM2", "Vẫn chưa có nước"), now=now)
     assert one.created and not two.created and one.message_id == two.message_id and not two.send_ids
@@ -127,7 +132,7 @@ async def test_an_answered_case_is_reopened_unless_the_citizen_just_thanks(pool,
     first = await actions.record_inbound(pool, sms("SM1", "Ngập nước đường Lê Lợi"))
     await _answer(pool, first.case_id)
     await _status(pool, first.case_id, "answered")
-    follow = await actions.record_inbound(pool, sms("SM2", text), now=datetime.now(UTC))
+    follow = await actions.record_inbound(pool, sms("SM2", text), now=await _db_now(pool))
     assert follow.joined and follow.reopened is reopens
     status = await pool.fetchval("SELECT status FROM cases WHERE id = $1", first.case_id)
     assert status == ("reopened" if reopens else "answered")
@@ -149,14 +154,14 @@ async def test_a_callers_messages_go_out_by_sms(pool):
                                                   recipient=PHONE)
     assert await pool.fetchval("SELECT channel FROM messages WHERE id = $1", message_id) == "sms"
     # ... so a text back within the window joins the call's case.
-    follow = await actions.record_inbound(pool, sms("SM9", "Bổ sung: cống trước nhà số 5"), now=datetime.now(UTC))
+    follow = await actions.record_inbound(pool, sms("SM9", "Bổ sung: cống trước nhà số 5"), now=await _db_now(pool))
     assert follow.case_id == call.case_id
 
 
 async def test_the_case_lists_its_conversation_in_time_order(client, pool, tokens):
     first = await actions.record_inbound(pool, sms("SM1", "Ổ gà sâu trên đường Nguyễn Huệ"))
     await _answer(pool, first.case_id)
-    await actions.record_inbound(pool, sms("SM2", "Có xe máy bị ngã"), now=datetime.now(UTC))
+    await actions.record_inbound(pool, sms("SM2", "Có xe máy bị ngã"), now=await _db_now(pool))
     resp = await client.get(f"/api/v1/cases/{first.case_id}", headers={"Authorization": f"Bearer {tokens['agent']}"})
     body = await resp.json()
     messages = body["messages"]
@@ -292,7 +297,7 @@ async def test_a_shared_location_sets_the_cases_point_and_processes_it_again_whi
     await pool.execute("UPDATE messages SET channel = 'telegram' WHERE direction = 'out'")
     where = InboundEvent(channel="telegram", provider_message_id="7001:2", text="(vị trí)", lat=10.7769, lon=106.7009,
                          sender=SenderIdentity("telegram", chat), reply_window=WINDOW)
-    located = await actions.record_inbound(pool, where, now=datetime.now(UTC))
+    located = await actions.record_inbound(pool, where, now=await _db_now(pool))
     assert located.joined and located.reprocess
     row = await pool.fetchrow("SELECT lat, lon, processed_at FROM cases WHERE id = $1", first.case_id)
     assert (row["lat"], row["lon"], row["processed_at"]) == (10.7769, 106.7009, None)
@@ -301,7 +306,7 @@ async def test_a_shared_location_sets_the_cases_point_and_processes_it_again_whi
     await pool.execute("UPDATE cases SET status = 'forwarded', processed_at = now() WHERE id = $1", first.case_id)
     moved = await actions.record_inbound(pool, InboundEvent(
         channel="telegram", provider_message_id="7001:3", text="(vị trí)", lat=10.78, lon=106.70,
-        sender=SenderIdentity("telegram", chat), reply_window=WINDOW), now=datetime.now(UTC))
+        sender=SenderIdentity("telegram", chat), reply_window=WINDOW), now=await _db_now(pool))
     assert moved.joined and not moved.reprocess
     assert await pool.fetchval("SELECT processed_at IS NOT NULL FROM cases WHERE id = $1", first.case_id)
 
