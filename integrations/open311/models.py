@@ -353,10 +353,14 @@ def _shift(value: datetime, delta: timedelta) -> datetime:
         return (datetime.max if delta > timedelta(0) else datetime.min).replace(tzinfo=UTC)
 
 
-def window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """The requested_datetime range to search: the last 90 days by default, never more than 90 days."""
+def window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime | None]:
+    """The requested_datetime range to search: the last 90 days by default, never more than 90 days.
+
+    The default range has no end: nothing was requested after now, and the requests are stamped by the
+    database's clock, which need not agree to the second with this process's.
+    """
     if start is None and end is None:
-        return now - WINDOW, now
+        return now - WINDOW, None
     if start is None:
         assert end is not None
         return _shift(end, -WINDOW), end
