@@ -300,7 +300,8 @@ async def _change_status(pool: asyncpg.Pool, case_id: int, target: Status, actor
                 changes["department"] = [case["department"], unit]
             values.update(forwarded_at=now, accepted_at=None, assignee=None)
             if deadline is not None:
-                values.update(due_at=deadline.due_at, deadline_reason=deadline.reason, priority=deadline.priority)
+                values.update(due_at=deadline.due_at, deadline_reason=deadline.reason,
+                              deadline_reason_en=deadline.reason_en, priority=deadline.priority)
                 changes["due_at"] = [case["due_at"].isoformat() if case["due_at"] else None,
                                      deadline.due_at.isoformat()]
         if target is Status.IN_PROGRESS and current is Status.FORWARDED:
@@ -561,6 +562,7 @@ class Deadline:
     due_at: datetime
     reason: str
     priority: str = "normal"
+    reason_en: str | None = None  # None clears an English reason the old deadline had
 
 
 async def transfer(pool: asyncpg.Pool, case_id: int, actor: Actor, department: str, reason: str,
@@ -581,7 +583,8 @@ async def transfer(pool: asyncpg.Pool, case_id: int, actor: Actor, department: s
         values: dict[str, Any] = {"department": department, "status": Status.FORWARDED.value,
                                   "forwarded_at": now or datetime.now(UTC), "accepted_at": None, "assignee": None}
         if deadline is not None:
-            values.update(due_at=deadline.due_at, deadline_reason=deadline.reason)
+            values.update(due_at=deadline.due_at, deadline_reason=deadline.reason,
+                          deadline_reason_en=deadline.reason_en)
         await store.update_case(conn, case_id, values)
         await store.insert_event(conn, case_id, actor, "transferred", from_status=current, to_status=Status.FORWARDED,
                                  changes={"department": [case["department"], department]}, reason=reason, public=True)
@@ -621,7 +624,8 @@ async def resume_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, deadline_
         if deadline_after is not None:
             deadline = deadline_after(await store.pauses_of(conn, case_id))
             if deadline is not None:
-                values.update(due_at=deadline.due_at, deadline_reason=deadline.reason, sla_state="ok")
+                values.update(due_at=deadline.due_at, deadline_reason=deadline.reason,
+                              deadline_reason_en=deadline.reason_en, sla_state="ok")
                 changes["due_at"] = [case["due_at"].isoformat() if case["due_at"] else None,
                                      deadline.due_at.isoformat()]
         await store.update_case(conn, case_id, values)

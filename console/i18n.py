@@ -113,6 +113,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "away": "Đang vắng (bấm để nhận hồ sơ)",
         "no_point": "Chưa có tọa độ (không có điểm trên bản đồ).",
         "map_label": "Bản đồ vị trí phản ánh",
+        "routing_reason": "Lý do định tuyến",
     },
     "en": {
         "site": "1022 Console",
@@ -221,6 +222,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "away": "Away (click to take cases)",
         "no_point": "No coordinates (no point on the map).",
         "map_label": "Map of the report's location",
+        "routing_reason": "Why this unit",
     },
 }
 

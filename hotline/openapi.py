@@ -378,7 +378,13 @@ def _schemas() -> dict[str, Any]:
         "id": {"type": "integer"}, "tracking_code": {"type": "string"}, "status": _ref("Status"),
         "channel": {"type": "string"}, "field": {"type": ["string", "null"]}, "urgent": {"type": "boolean"},
         "description": {"type": "string"}, "department": {"type": ["string", "null"]},
+        "routing_reason": {"type": ["string", "null"], "description": "Why this unit, in Vietnamese"},
+        "routing_reason_en": {"type": ["string", "null"],
+                              "description": "Why this unit, in English (null where only one reason was kept)"},
         "due_at": {"type": ["string", "null"], "format": "date-time"},
+        "deadline_reason": {"type": ["string", "null"], "description": "How the deadline was computed, in Vietnamese"},
+        "deadline_reason_en": {"type": ["string", "null"],
+                               "description": "How the deadline was computed, in English (null when none was given)"},
         "created_at": {"type": "string", "format": "date-time"}}}
     schemas["PublicCase"] = {"type": "object", "description": "What anyone with the code may see", "properties": {
         "tracking_code": {"type": "string"}, "status": {"type": "string"}, "timeline": {"type": "array"}}}

@@ -241,16 +241,18 @@ async def _apply(services: Services, conn: asyncpg.Connection, prepared: _Prepar
                 reason=duplicate.explanation_vi))
         elif decision is not None:
             values.update(status=Status.FORWARDED.value, department=decision.department,
-                          routing_reason=decision.reason, due_at=decision.due_at,
-                          deadline_reason=decision.deadline_reason, priority=decision.priority,
+                          routing_reason=decision.reason_vi, routing_reason_en=decision.reason_en,
+                          due_at=decision.due_at, deadline_reason=decision.deadline_reason,
+                          deadline_reason_en=decision.deadline_reason_en, priority=decision.priority,
                           sla_policy_id=decision.policy_id, forwarded_at=now)
-            target, reason = Status.FORWARDED, decision.reason
+            target, reason = Status.FORWARDED, decision.reason_vi
             events.append(store.Event(
                 case_id, SYSTEM, "routed",
                 changes={"department": decision.department, "rule": decision.rule_id,
                          "due_at": decision.due_at.isoformat() if decision.due_at else None,
-                         "deadline": decision.deadline_reason},
-                reason=decision.reason,
+                         "deadline": decision.deadline_reason, "deadline_en": decision.deadline_reason_en,
+                         "reason_en": decision.reason_en},
+                reason=decision.reason_vi,
             ))
         else:
             values["status"] = Status.TRIAGE.value

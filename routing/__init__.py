@@ -28,13 +28,21 @@ class CaseFacts:
 
 @dataclass(frozen=True, slots=True)
 class RoutingDecision:
+    """The unit and the deadline, each with why in Vietnamese and English (`reason` is the Vietnamese one)."""
+
     department: str
-    reason: str
+    reason_vi: str
+    reason_en: str
     due_at: datetime | None = None
     deadline_reason: str | None = None
+    deadline_reason_en: str | None = None
     priority: str = "normal"
     policy_id: int | None = None
     rule_id: int | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.reason_vi
 
 
 @dataclass
@@ -56,15 +64,17 @@ class Router:
         if not facts.field or facts.field == "other" or not self.rules:
             return None
         choice = choose_department(facts.field, facts.ward_code, facts.urgent, facts.channel, fold(facts.text),
-                                   self.rules, self.units)
+                                   self.rules, self.units, text=facts.text)
         if choice is None:
             return None
         deadline = self.deadline(facts, now=now)
         return RoutingDecision(
-            department=choice.department, reason=choice.reason, rule_id=choice.rule.id,
+            department=choice.department, reason_vi=choice.reason_vi, reason_en=choice.reason_en,
+            rule_id=choice.rule.id,
             priority="urgent" if facts.urgent else "normal",
             due_at=deadline.due_at if deadline else None,
             deadline_reason=deadline.explanation_vi if deadline else None,
+            deadline_reason_en=deadline.explanation_en if deadline else None,
             policy_id=getattr(self.policy_for(facts.field, facts.urgent), "id", None),
         )
 

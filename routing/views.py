@@ -6,7 +6,7 @@ reloads when these tables change.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Literal
 
 import asyncpg
@@ -298,14 +298,19 @@ async def preview(request: web.Request) -> web.Response:
     await staff_actor(request, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
     body = _body(PreviewIn, await read_json(request, MAX_BODY))
     _check_field(body.field)
-    router = await request.app[SERVICES].current_router()
-    now = datetime.now(UTC)
+    services = request.app[SERVICES]
+    router = await services.current_router()
+    now = services.clock()
     decision = router.route(CaseFacts(field=body.field, ward_code=body.ward_code, urgent=body.urgent,
                                       channel=body.channel, text=body.text, opened_at=now), now=now)
     if decision is None:
-        return json_response({"department": None, "reason": "no rule applies: a person routes this case"})
-    return json_response({"department": decision.department, "reason": decision.reason, "due_at": decision.due_at,
-                          "deadline_reason": decision.deadline_reason, "rule": decision.rule_id})
+        return json_response({"department": None,
+                              "reason": "Không có quy tắc nào áp dụng: cán bộ sẽ chuyển phản ánh này",
+                              "reason_en": "No rule applies: a person routes this case"})
+    return json_response({"department": decision.department, "reason": decision.reason_vi,
+                          "reason_en": decision.reason_en, "due_at": decision.due_at,
+                          "deadline_reason": decision.deadline_reason,
+                          "deadline_reason_en": decision.deadline_reason_en, "rule": decision.rule_id})
 
 
 def setup(app: web.Application) -> None:

@@ -16,10 +16,10 @@ CASE_COLUMNS = """
     c.id, c.tracking_code, c.status, c.channel, c.citizen_id, c.description, c.locale, c.language, c.field,
     c.confidence, c.classifier_version, c.urgent, c.entities, c.address, c.lat, c.lon, c.ward_code,
     c.geocode_confidence, c.department, d.name_vi AS department_name_vi, d.name_en AS department_name_en,
-    c.routing_reason, c.due_at, c.deadline_reason, c.duplicate_of, c.processed_at, c.process_error,
-    c.priority, c.sla_policy_id, c.forwarded_at, c.accepted_at, c.first_response_at, c.resolved_at, c.sla_state,
-    c.clock_paused_at, c.assignee, c.assigned_at, c.duplicate_score, c.procedure_suggestions, c.created_at,
-    c.updated_at, c.acknowledge
+    c.routing_reason, c.routing_reason_en, c.due_at, c.deadline_reason, c.deadline_reason_en, c.duplicate_of,
+    c.processed_at, c.process_error, c.priority, c.sla_policy_id, c.forwarded_at, c.accepted_at,
+    c.first_response_at, c.resolved_at, c.sla_state, c.clock_paused_at, c.assignee, c.assigned_at,
+    c.duplicate_score, c.procedure_suggestions, c.created_at, c.updated_at, c.acknowledge
 """
 CASE_FROM = "cases c LEFT JOIN departments d ON d.code = c.department"
 
@@ -211,9 +211,9 @@ _UPDATABLE = frozenset({
     "priority", "sla_policy_id", "forwarded_at", "accepted_at", "first_response_at", "resolved_at", "sla_state",
     "clock_paused_at", "paused_seconds", "assignee", "assigned_at", "duplicate_score", "procedure_suggestions",
     "status", "field", "confidence", "classifier_version", "urgent", "entities", "language", "ward_code",
-    "geocode_confidence", "lat", "lon", "address", "department", "routing_reason", "due_at",
-    "deadline_reason", "duplicate_of", "processed_at", "process_error", "process_attempts", "process_after",
-    "acknowledge",
+    "geocode_confidence", "lat", "lon", "address", "department", "routing_reason", "routing_reason_en", "due_at",
+    "deadline_reason", "deadline_reason_en", "duplicate_of", "processed_at", "process_error", "process_attempts",
+    "process_after", "acknowledge",
 })
 
 

@@ -53,7 +53,7 @@ async def _deadline(request: web.Request, case_id: int, pauses: list | None = No
     if deadline is None:
         return None
     return actions.Deadline(due_at=deadline.due_at, reason=deadline.explanation_vi,
-                            priority="urgent" if case["urgent"] else "normal")
+                            priority="urgent" if case["urgent"] else "normal", reason_en=deadline.explanation_en)
 
 
 class TransferIn(BaseModel):
@@ -104,7 +104,7 @@ async def resume(request: web.Request) -> web.Response:
                           channel=case["channel"], text=case["description"], opened_at=case["created_at"],
                           pauses=tuple(pauses))
         found = router.deadline(facts, now=services.clock())
-        return actions.Deadline(found.due_at, found.explanation_vi) if found else None
+        return actions.Deadline(found.due_at, found.explanation_vi, reason_en=found.explanation_en) if found else None
 
     await actions.resume_clock(services.pool, case_id, actor, deadline_after, now=services.clock())
     return await fresh_case(request, case_id, actor)

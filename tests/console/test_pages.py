@@ -235,6 +235,33 @@ async def test_the_case_page_shows_messages_timeline_and_the_deadline_explained(
     assert not set(keys) & set(re.findall(r'data-key="([^"]+)"', again))  # and new ones on every render
 
 
+async def test_the_case_page_gives_the_reasons_in_the_readers_language(client, tokens):
+    routed, older = await _report(client), await _report(client, "Cây đổ chắn lối đi")
+    pool = client.app[SERVICES].pool
+    await pool.execute("UPDATE cases SET routing_reason = 'Lĩnh vực Giao thông → Sở Xây dựng',"
+                       " routing_reason_en = 'Traffic and road safety → Department of Construction',"
+                       " deadline_reason = 'Hạn giải quyết 10 ngày làm việc', deadline_reason_en = 'Resolution due in"
+                       " 10 working days' WHERE id = $1", routed["id"])
+    # A case routed before the English reasons keeps its one reason, shown in either language.
+    await pool.execute("UPDATE cases SET routing_reason = 'Lĩnh vực Cây xanh → Công ty Cây xanh',"
+                       " deadline_reason = 'Hạn giải quyết 3 giờ' WHERE id = $1", older["id"])
+    await _signed_in(client, "agent")
+
+    def reasons(page: str) -> tuple[str, str]:
+        facts = page.split('id="case-deadline-facts"')[1].split("</dl>")[0]
+        return (facts.split('data-testid="routing-reason">')[1].split("</dd>")[0],
+                facts.split('data-testid="deadline-reason">')[1].split("</dd>")[0])
+
+    vi = await (await client.get(f"/console/cases/{routed['id']}?lang=vi")).text()
+    assert reasons(vi) == ("Lĩnh vực Giao thông → Sở Xây dựng", "Hạn giải quyết 10 ngày làm việc")
+    assert "Lý do định tuyến" in vi and "Why this unit" not in vi
+    en = await (await client.get(f"/console/cases/{routed['id']}?lang=en")).text()
+    assert reasons(en) == ("Traffic and road safety → Department of Construction", "Resolution due in 10 working days")
+    assert "Why this unit" in en and "Lý do định tuyến" not in en
+    en_older = await (await client.get(f"/console/cases/{older['id']}?lang=en")).text()
+    assert reasons(en_older) == ("Lĩnh vực Cây xanh → Công ty Cây xanh", "Hạn giải quyết 3 giờ")
+
+
 async def test_another_units_case_is_a_403_page(client, tokens):
     case = await _report(client)
     await client.app[SERVICES].pool.execute("UPDATE cases SET department = 'evn-hcmc' WHERE id = $1", case["id"])

@@ -258,3 +258,36 @@ async def test_a_message_being_sent_is_not_handed_out_again_but_a_stuck_one_is(s
         await services.close()
     row = await pool.fetchrow("SELECT status, attempts FROM messages WHERE id = $1", message_id)
     assert (row["status"], row["attempts"]) == ("delivered", 2)
+
+
+async def test_a_routed_case_keeps_both_reasons_and_its_event_too(settings, pool):
+    from classifier import Classification
+    from hotline.demo import seed
+
+    class Trees:
+        version = "fixed-1"
+
+        def classify(self, text):
+            return Classification(field="trees", confidence=0.99, urgent=True, language="vi",
+                                  model_version=self.version, alternatives=())
+
+    async with pool.acquire() as conn:
+        await seed(conn)
+    result = await _intake(pool, text="Cây đổ chắn ngang đường, rất nguy hiểm")
+    services = await Services.start(settings)
+    services.classifier = Trees()
+    try:
+        assert await pipeline.process_case({"services": services}, case_id=result.case_id) == "processed"
+    finally:
+        await services.close()
+    case = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", result.case_id)
+    assert case["status"] == "forwarded" and case["department"] == "cay-xanh"
+    assert case["routing_reason"].startswith("Lĩnh vực Cây xanh (khẩn cấp) → ")
+    assert case["routing_reason_en"].startswith("Trees and green space (urgent) → ")
+    assert case["deadline_reason"].startswith("Hạn giải quyết 3 giờ")
+    assert case["deadline_reason_en"].startswith("Resolution due in 3 h")
+    routed = await pool.fetchrow("SELECT reason, changes FROM case_events WHERE kind = 'routed'")
+    assert routed["reason"] == case["routing_reason"]
+    assert routed["changes"]["reason_en"] == case["routing_reason_en"]
+    assert (routed["changes"]["deadline"], routed["changes"]["deadline_en"]) == (case["deadline_reason"],
+                                                                                 case["deadline_reason_en"])

@@ -77,12 +77,19 @@ async def test_a_classified_case_is_forwarded_with_a_deadline_it_can_explain(ser
     assert await _process(services, case.case_id, "electricity", geocoder=AtBenThanh()) == "processed"
     row = await pool.fetchrow("SELECT * FROM cases WHERE id = $1", case.case_id)
     assert row["status"] == "forwarded" and row["department"] == "evn-hcmc"
-    assert row["routing_reason"].startswith("field electricity, ward Phường Bến Thành, rule ")
-    assert row["routing_reason"].endswith("→ Tổng công ty Điện lực TP.HCM")
-    assert row["due_at"] > row["created_at"] and row["deadline_reason"]
+    assert row["routing_reason"].startswith("Lĩnh vực Điện lực tại phường Bến Thành → Tổng công ty Điện lực TP.HCM,"
+                                            " theo quy tắc định tuyến số ")
+    assert row["routing_reason_en"].startswith("Electricity in Ben Thanh Ward → HCMC Power Corporation,"
+                                               " by routing rule ")
+    assert row["due_at"] > row["created_at"]
+    assert row["deadline_reason"].startswith("Hạn giải quyết ")
+    assert row["deadline_reason_en"].startswith("Resolution due in ")
     assert row["forwarded_at"] is not None and row["priority"] == "normal"
     routed = await pool.fetchrow("SELECT * FROM case_events WHERE case_id = $1 AND kind = 'routed'", case.case_id)
     assert routed["changes"]["department"] == "evn-hcmc"
+    assert routed["reason"] == row["routing_reason"] and routed["changes"]["reason_en"] == row["routing_reason_en"]
+    assert routed["changes"]["deadline"] == row["deadline_reason"]
+    assert routed["changes"]["deadline_en"] == row["deadline_reason_en"]
 
 
 async def test_urgent_cases_run_on_the_clock(services, pool):
@@ -117,7 +124,9 @@ async def test_admin_edits_apply_to_the_next_decision_without_a_restart(client, 
     second = await _case(pool, "tram bien ap no lon", key="second")
     await _process(services, second.case_id, "electricity")
     row = await pool.fetchrow("SELECT department, routing_reason FROM cases WHERE id = $1", second.case_id)
-    assert row["department"] == "so-xay-dung" and f"rule {rule_id} " in row["routing_reason"]
+    assert row["department"] == "so-xay-dung"
+    said = f"theo quy tắc định tuyến số {rule_id}: lĩnh vực Điện lực, nội dung có “tram bien ap”."
+    assert said in row["routing_reason"]
     assert (await client.delete(f"/api/v1/admin/rules/{rule_id}", headers=auth(tokens["admin"]))).status == 200
     third = await _case(pool, "tram bien ap no lon", key="third")
     await _process(services, third.case_id, "electricity")
@@ -167,11 +176,20 @@ async def test_department_transfers_and_rejects(client, tokens, pool, seeded):
 
     await staff.create_user(pool, "evn", role="department", department="evn-hcmc")
     evn = await staff.issue_token(pool, "evn")
+    # As a case routed before the English reasons: the transfer's new deadline brings both.
+    await pool.execute("UPDATE cases SET deadline_reason = 'cũ', deadline_reason_en = NULL WHERE id = $1", case.case_id)
     resp = await client.post(f"/api/v1/cases/{case.case_id}/transfer",
                              json={"department": "chieu-sang", "reason": "đèn đường, không phải điện sinh hoạt"},
                              headers=auth(evn))
     body = await resp.json()
     assert resp.status == 200 and body["department"] == "chieu-sang" and body["status"] == "forwarded"
+    # The new unit's deadline is explained in both languages, and the case JSON carries both reasons.
+    assert body["deadline_reason"].startswith("Hạn giải quyết ")
+    assert body["deadline_reason_en"].startswith("Resolution due in ")
+    row = await pool.fetchrow("SELECT deadline_reason, deadline_reason_en FROM cases WHERE id = $1", case.case_id)
+    assert (row["deadline_reason"], row["deadline_reason_en"]) == (body["deadline_reason"], body["deadline_reason_en"])
+    assert body["routing_reason"].startswith("Lĩnh vực Điện lực → Tổng công ty Điện lực TP.HCM")
+    assert body["routing_reason_en"].startswith("Electricity → HCMC Power Corporation")
     # Once transferred, EVN no longer sees it.
     assert (await client.get(f"/api/v1/cases/{case.case_id}", headers=auth(evn))).status == 403
 
@@ -194,7 +212,10 @@ async def test_pausing_for_the_citizen_extends_the_deadline(client, tokens, pool
     assert (await client.post(f"/api/v1/cases/{case.case_id}/pause", json={"reason": "x"}, headers=h)).status == 409
     clock.advance(hours=2)
     resp = await client.post(f"/api/v1/cases/{case.case_id}/resume", json={}, headers=h)
-    after = (await resp.json())["due_at"]
+    resumed = await resp.json()
+    after = resumed["due_at"]
+    assert "cộng 2 giờ làm việc tạm dừng chờ người dân bổ sung" in resumed["deadline_reason"]
+    assert "plus 2 h of working time paused waiting for the citizen" in resumed["deadline_reason_en"]
     calendar = (await services.current_router()).calendar
     assert resp.status == 200
     assert calendar.working_minutes_between(before, datetime.fromisoformat(after)) == 120

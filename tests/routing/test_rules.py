@@ -79,8 +79,11 @@ def test_every_field_has_a_default():
 
 def test_the_decision_explains_itself():
     choice = choose_department("electricity", BEN_THANH, False, "web", "mat dien", RULES, UNITS)
-    assert choice.reason.startswith("field electricity, ward Phường Bến Thành, rule ")
-    assert choice.reason.endswith("→ Tổng công ty Điện lực TP.HCM")
+    rule = choice.rule.id
+    assert choice.reason_vi == ("Lĩnh vực Điện lực tại phường Bến Thành → Tổng công ty Điện lực TP.HCM,"
+                                f" theo quy tắc định tuyến số {rule}: lĩnh vực Điện lực.")
+    assert choice.reason_en == ("Electricity in Ben Thanh Ward → HCMC Power Corporation,"
+                                f" by routing rule {rule}: field Electricity.")
 
 
 def test_a_rule_for_a_retired_unit_falls_through():
