@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     worker_stall_seconds: float = Field(default=60.0, gt=0)
     # /healthz answers 503 when no worker anywhere has a fresh heartbeat (turn off for a web-only test rig).
     healthz_require_worker: bool = True
+    # The reports' legal answer limit in working days ("answered within the legal limit"): 10, the longest
+    # handling limit in the codified rules of topic 44.12 (docs/metrics.md); a city may set its own.
+    legal_answer_days: int = Field(default=10, ge=1, le=60)
 
     # "auto": the model built by `hotline train` if present; "none": every case goes to triage.
     classifier_model: str = "auto"

@@ -4,8 +4,8 @@ A worker process runs
 - the processing loop: claim a batch of waiting cases, process it, repeat; sleep until woken
   (PostgreSQL NOTIFY on `hotline_work`) or for `worker_poll_seconds`;
 - the sending loop: the same for the outbox, so acknowledgements never wait behind processing;
-- the chores: the sweeper (messages stuck in `sending`) and escalation, each run by one worker at a
-  time (a PostgreSQL advisory lock), so any number of workers may run;
+- the chores: the sweeper (messages stuck in `sending`), escalation and the reports' facts, each run by
+  one worker at a time (a PostgreSQL advisory lock), so any number of workers may run;
 - an arq worker for jobs queued in Redis (replays, provider-side jobs), restarted with back-off when
   Redis goes away. Processing and sending do not need Redis at all;
 - a heartbeat: every `worker_heartbeat_seconds` the worker writes its row in `workers` (host, pid, when
@@ -37,6 +37,7 @@ from arq.jobs import deserialize_result
 from arq.worker import Retry, Worker, func
 
 from casework import dead_letters
+from casework.reports import store as reports
 from hotline import db, escalation, pipeline, queue
 from hotline import store as hotline_store
 from hotline.services import Services, redis_settings
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 _SWEEP_LOCK = 1022_0001
 _ESCALATE_LOCK = 1022_0002
 _IMAP_LOCK = 1022_0003
+_REPORTS_LOCK = 1022_0004
 ESCALATE_EVERY_SECONDS = 60
 _MAX_BACKOFF_SECONDS = 30.0
 # The loops /healthz watches; the heartbeat is judged by its row's age instead.
@@ -395,16 +397,22 @@ class HotlineWorker:
             raise ConnectionError("the LISTEN connection dropped")
 
     async def _chores(self) -> None:
-        """The sweeper every sweep interval and escalation every minute, each by one worker at a time."""
+        """The sweeper and the reports' facts every sweep interval, escalation every minute; one worker at a time."""
         ticks = 0
         every = max(1, ESCALATE_EVERY_SECONDS // max(1, self.settings.sweep_interval_seconds))
         while not self._stopping.is_set():
             await self._exclusively(_SWEEP_LOCK, lambda: pipeline.sweep(self.ctx))
             if ticks % every == 0:
                 await self._exclusively(_ESCALATE_LOCK, lambda: escalation.escalate(self.ctx))
+            await self._exclusively(_REPORTS_LOCK, self._refresh_reports)
             ticks += 1
             self._beat("chores")
             await self._sleep(self.settings.sweep_interval_seconds)
+
+    async def _refresh_reports(self) -> None:
+        """The reports' facts of cases with new events, on the router's calendar (docs/metrics.md)."""
+        await reports.refresh_facts(self.services.pool, (await self.services.current_router()).calendar,
+                                    max_cases=reports.CHORE_CASES)
 
     async def _imap_loop(self) -> None:
         """Poll the mailbox of HOTLINE_IMAP_URL every imap_poll_seconds, one worker at a time."""
