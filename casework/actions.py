@@ -7,12 +7,12 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from casework import codes, conversation, store
+from casework import codes, conversation, ratings, store
 from casework.intake import InboundEvent
 from casework.models import CITIZEN, FIELDS, REASON_REQUIRED, SYSTEM, Actor, Role, Status, can_move
 from kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
@@ -126,6 +126,9 @@ async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text
                              raw: Any, now: datetime) -> IntakeResult | None:
     """Store a follow-up on the sender's case, or None when it belongs to none (it opens a case)."""
     assert event.sender is not None and event.reply_window is not None
+    rated = await _rate_by_reply(conn, event, text, identities, meta, raw, now)
+    if rated is not None:
+        return rated
     quoted = ([event.case_code] if event.case_code else []) + codes.find_all(text)
     case_id = await store.case_referenced(conn, event.channel, list(event.thread_refs))
     if case_id is None:
@@ -173,6 +176,39 @@ async def _join_conversation(conn: asyncpg.Connection, event: InboundEvent, text
     return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], True, joined=True,
                         reopened=row["reopened"], send_ids=(notice,) if notice is not None else (),
                         reprocess=reprocess)
+
+
+async def _rate_by_reply(conn: asyncpg.Connection, event: InboundEvent, text: str, identities: Any, meta: Any,
+                         raw: Any, now: datetime) -> IntakeResult | None:
+    """A reply that is only a rating ("5", "0", "chưa giải quyết") to our answer of the last 7 days: stored on
+    the case like any follow-up and recorded as the answer's rating; None when it is not one (a normal message)."""
+    assert event.sender is not None
+    if not conversation.rates_by_reply(event.channel) or event.attachments or event.remote_media:
+        return None
+    verdict = conversation.parse_rating(text)
+    if verdict is None:
+        return None
+    channel = conversation.outbound_channel(event.channel)
+    case = await store.case_answered_to(conn, channel, event.sender.value, now - ratings.REOPEN_AFTER_ANSWER)
+    if case is None:
+        return None
+    row = await store.intake_follow_up(
+        conn, case_id=case["id"], channel=event.channel, provider_id=event.provider_message_id, text=text,
+        sender=event.sender.value, identities=identities,
+        name=clean(event.display_name) if event.display_name else None,
+        raw=raw, attachments_meta=meta, reopen=False, reopen_reason=conversation.REOPEN_REASON,
+    )
+    if not row["created"]:
+        return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], False, joined=True)
+    result = await ratings.record(conn, case, rating=verdict.score, solved=verdict.solved, channel=event.channel,
+                                  now=now)
+    thanks = None
+    if event.acknowledge:
+        thanks = await queue_outbound(
+            conn, case, text=conversation.rated_text(case["locale"], case["tracking_code"], result), kind="ack",
+            key=f"rated:{row['message_id']}", author_id=None, channel=channel, recipient=event.sender.value)
+    return IntakeResult(row["case_id"], row["tracking_code"], row["message_id"], True, joined=True,
+                        reopened=result == "reopened", send_ids=(thanks,) if thanks is not None else ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,38 +551,23 @@ async def record_edit(pool: asyncpg.Pool, channel: str, provider_id: str, text: 
 
 
 # A citizen may say an answer did not solve their problem for this long after it came.
-REOPEN_AFTER_ANSWER = timedelta(days=7)
+REOPEN_AFTER_ANSWER = ratings.REOPEN_AFTER_ANSWER
 
 
 async def rate_answer(pool: asyncpg.Pool, code: str, *, channel: str, sender_kind: str, sender: str,
                       rating: int | None, solved: bool, now: datetime) -> str:
-    """A citizen rates the answer to their case (1-5) or says it is not solved.
+    """A citizen rates the latest answer to their case (1-5) or says it is not solved; one rating per answer.
 
     "not solved" reopens an answered or closed case within REOPEN_AFTER_ANSWER of the answer. Returns
     "rated", "reopened", "too_late" (rated, not reopened), "not_answered" or "not_found" (no such
     case of this sender's: a code alone proves nothing).
     """
-    if rating is not None and not 1 <= rating <= 5:
-        raise BadRequest({"field": "rating", "message": "1 to 5"})
+    ratings.check(rating, solved)
     async with pool.acquire() as conn, conn.transaction():
         case = await store.own_case_by_code(conn, code, sender_kind, sender)
         if case is None:
             return "not_found"
-        status = Status(case["status"])
-        if status not in (Status.ANSWERED, Status.CLOSED):
-            return "not_answered"
-        await store.save_rating(conn, case["id"], rating, solved, channel, now)
-        await store.insert_event(conn, case["id"], CITIZEN, "rated", public=False,
-                                 changes={"rating": rating, "solved": solved, "channel": channel})
-        if solved:
-            return "rated"
-        if case["resolved_at"] is None or now - case["resolved_at"] > REOPEN_AFTER_ANSWER:
-            return "too_late"
-        await store.update_case(conn, case["id"], {"status": Status.REOPENED.value, "resolved_at": None,
-                                                   "sla_state": "ok"})
-        await store.insert_event(conn, case["id"], CITIZEN, "status", from_status=status, to_status=Status.REOPENED,
-                                 reason="the citizen says the answer did not solve the problem", public=True)
-    return "reopened"
+        return await ratings.record(conn, case, rating=rating, solved=solved, channel=channel, now=now)
 
 
 async def set_opt_out(pool: asyncpg.Pool, channel: str, address: str, opted_out: bool) -> bool:

@@ -35,9 +35,12 @@ from casework.store.cases import (
 from casework.store.citizens import citizen, citizen_address, link_citizen
 from casework.store.conversations import (
     JOINABLE,
+    answers_of,
+    case_answered_to,
     case_in_reply_window,
     case_quoted_by,
     case_referenced,
+    case_to_rate,
     claim_media,
     finish_media,
     inbound_message,
@@ -127,7 +130,7 @@ __all__ = [
     "JOINABLE", "case_quoted_by", "case_in_reply_window", "intake_follow_up", "set_opt_out", "opted_out",
     "record_provider_status", "set_segments", "queue_media", "claim_media", "finish_media", "store_media",
     "reset_stuck_media", "agents_on_call", "inbound_message", "case_referenced", "locate_case", "record_edit",
-    "own_case_by_code", "save_rating",
+    "own_case_by_code", "save_rating", "case_to_rate", "case_answered_to", "answers_of",
     # deadlines, clock pauses, unaccepted forwards, notices
     "cases_under_deadline", "case_pauses", "unaccepted_cases", "notify", "notifications", "start_pause",
     "end_pause", "pauses_of", "bump_paused",

@@ -80,10 +80,15 @@ async def record_edit(conn: asyncpg.Connection, channel: str, provider_id: str, 
     return row
 
 
+# What rating an answer needs of its case.
+_RATED_COLUMNS = ("c.id, c.tracking_code, c.status, c.channel, c.locale, c.citizen_id, c.resolved_at, c.answers,"
+                  " c.answered_at")
+
+
 async def own_case_by_code(conn: asyncpg.Connection, code: str, kind: str, sender: str) -> asyncpg.Record | None:
-    """The case with this code if this sender reported it or is its citizen (for ratings and the like)."""
+    """The case with this code if this sender reported it or is its citizen (for ratings and the like), locked."""
     return await conn.fetchrow(
-        "SELECT c.id, c.status, c.resolved_at FROM cases c WHERE c.tracking_code = $1 AND ("
+        "SELECT " + _RATED_COLUMNS + " FROM cases c WHERE c.tracking_code = $1 AND ("
         "   EXISTS (SELECT 1 FROM messages m WHERE m.case_id = c.id AND m.direction = 'in' AND m.sender = $3)"
         "   OR c.citizen_id IN (SELECT citizen_id FROM citizen_identities WHERE kind = $2 AND value = $3))"
         " FOR UPDATE OF c",
@@ -91,13 +96,48 @@ async def own_case_by_code(conn: asyncpg.Connection, code: str, kind: str, sende
     )
 
 
-async def save_rating(conn: asyncpg.Connection, case_id: int, rating: int | None, solved: bool, channel: str,
-                      at: datetime) -> None:
+async def case_to_rate(conn: asyncpg.Connection, code: str, *, lock: bool = False) -> asyncpg.Record | None:
+    """The case with this code as rating needs it (a signed link or the web form's code proves who asks)."""
+    return await conn.fetchrow(
+        "SELECT " + _RATED_COLUMNS + " FROM cases c WHERE c.tracking_code = $1" + (" FOR UPDATE OF c" if lock else ""),
+        code,
+    )
+
+
+async def case_answered_to(conn: asyncpg.Connection, channel: str, recipient: str,
+                           since: datetime) -> asyncpg.Record | None:
+    """The case of our latest message to `recipient` on `channel`, if answered or closed after `since`; locked.
+
+    A reply "1"-"5" or "0" rates the answer it follows: the case our latest message was about. When a
+    newer message was about another case, the digit is not taken for a rating.
+    """
+    return await conn.fetchrow(
+        "SELECT " + _RATED_COLUMNS + " FROM cases c"
+        " WHERE c.id = (SELECT m.case_id FROM messages m WHERE m.direction = 'out' AND m.channel = $1"
+        "               AND m.recipient = $2 ORDER BY m.id DESC LIMIT 1)"
+        " AND c.status IN ('answered', 'closed') AND c.answered_at > $3"
+        " FOR UPDATE OF c",
+        channel, recipient, since,
+    )
+
+
+async def answers_of(conn: asyncpg.Connection, case_id: int) -> int:
+    """How many times the case was answered (or closed): the number of its latest answer."""
+    return await conn.fetchval("SELECT answers FROM cases WHERE id = $1", case_id) or 0
+
+
+async def save_rating(conn: asyncpg.Connection, case_id: int, answer_no: int, rating: int | None, solved: bool,
+                      channel: str, at: datetime) -> None:
+    """Keep the rating of the case's answer `answer_no`; a second one of the same answer replaces it.
+
+    A "not solved" without a score keeps the score given before (the verdict is the latest).
+    """
     await conn.execute(
-        "INSERT INTO case_ratings (case_id, rating, solved, channel, rated_at) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (case_id) DO UPDATE SET rating = coalesce(EXCLUDED.rating, case_ratings.rating),"
+        "INSERT INTO case_ratings (case_id, answer_no, rating, solved, channel, rated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (case_id, answer_no) DO UPDATE SET rating = coalesce(EXCLUDED.rating, case_ratings.rating),"
         " solved = EXCLUDED.solved, channel = EXCLUDED.channel, rated_at = EXCLUDED.rated_at",
-        case_id, rating, solved, channel, at,
+        case_id, answer_no, rating, solved, channel, at,
     )
 
 
