@@ -11,7 +11,8 @@
                          reopened: "#d94801" };
 
   el.style.height = Math.max(420, window.innerHeight - el.getBoundingClientRect().top - 24) + "px";
-  var map = L.map(el, { zoomControl: true, attributionControl: false, minZoom: 7 });
+  var map = L.map(el, { zoomControl: false, attributionControl: false, minZoom: 7 });
+  L.control.zoom({ zoomInTitle: el.dataset.zoomIn, zoomOutTitle: el.dataset.zoomOut }).addTo(map);
   var dots = L.canvas({ padding: 0.2 });  // thousands of points draw on one canvas; wards stay SVG paths
   map.setView([10.78, 106.7], 10);
 
@@ -88,7 +89,11 @@
     });
   }
 
-  Promise.all([get(el.dataset.wardsUrl), get(el.dataset.dataUrl)]).then(function (both) {
+  // The table by ward is the map's text alternative (and the keyboard's way to a ward): it does not wait for
+  // the boundaries, nor fail with them.
+  var numbers = get(el.dataset.dataUrl);
+  numbers.then(table, function () {});
+  Promise.all([get(el.dataset.wardsUrl), numbers]).then(function (both) {
     var geo = both[0], data = both[1];
     var counts = {};
     data.wards.forEach(function (w) { counts[w.ward] = w.open; });
@@ -124,7 +129,6 @@
       dot.addTo(map);
     });
     legend(steps);
-    table(data);
     status.textContent = el.dataset.openLabel + ": " + data.open;
   }).catch(function (e) {
     fail(e && e.message === "503" ? el.dataset.noBoundaries : (lang === "en" ? "The map could not load." :
