@@ -373,6 +373,24 @@ def cmd_jobs_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_rebuild(args: argparse.Namespace) -> int:
+    from casework.reports import store as reports
+    from hotline.services import load_router
+    from routing import store as routing_store
+
+    settings = _settings(args)
+
+    async def work(pool):
+        async with pool.acquire() as conn:
+            router = await load_router(conn, await routing_store.version(conn))
+        await reports.queue_all(pool)
+        return await reports.refresh_facts(pool, router.calendar)
+
+    done = asyncio.run(_with_pool(settings, work))
+    print(f"report facts computed again for {done} case(s)")
+    return 0
+
+
 def _twilio_account(settings: Settings) -> bool:
     if settings.twilio_enabled:
         return True
@@ -663,6 +681,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", type=int)
     p.add_argument("--admin", required=True, help="the admin user name the replay is recorded under")
     p.set_defaults(func=cmd_jobs_replay)
+
+    report = sub.add_parser("report", help="SLA and DTI reports (docs/metrics.md)").add_subparsers(
+        dest="report_command", required=True)
+    p = report.add_parser("rebuild", help="compute every case's report facts again (after a calendar change)")
+    p.set_defaults(func=cmd_report_rebuild)
 
     users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
     p = users.add_parser("create", help="create a user and print an API token; password from stdin")
