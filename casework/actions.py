@@ -286,6 +286,7 @@ async def change_status(
     *,
     reason: str | None = None,
     duplicate_of: int | None = None,
+    duplicate_of_code: str | None = None,
     department: str | None = None,
     deadline: Deadline | None = None,
     request: RequestKey | None = None,
@@ -295,16 +296,19 @@ async def change_status(
 
     A citizen who can be reached (SMS, chat, email) hears of the milestones: their case accepted by the
     unit, closed, or reopened. With a request key, a repeat of the same request changes nothing and
-    succeeds.
+    succeeds. A duplicate names its parent by id (`duplicate_of`) or by tracking code (`duplicate_of_code`).
     """
     reason = clean(reason) if reason else None
     if target in REASON_REQUIRED and not reason:
         raise BadRequest({"field": "reason", "message": f"a reason is required to move a case to {target}"})
     if target is Status.RECEIVED:
         raise Conflict("a case cannot return to received", code="illegal_transition")
+    if duplicate_of is not None and duplicate_of_code is not None:
+        raise BadRequest({"field": "duplicate_of_code", "message": "give duplicate_of or duplicate_of_code, not both"})
     try:
         current, notices = await _change_status(pool, case_id, target, actor, reason=reason,
-                                                duplicate_of=duplicate_of, department=department, deadline=deadline,
+                                                duplicate_of=duplicate_of, duplicate_of_code=duplicate_of_code,
+                                                department=department, deadline=deadline,
                                                 request=request, now=now or datetime.now(UTC))
     except _Replay:
         return []
@@ -313,8 +317,9 @@ async def change_status(
 
 
 async def _change_status(pool: asyncpg.Pool, case_id: int, target: Status, actor: Actor, *, reason: str | None,
-                         duplicate_of: int | None, department: str | None, deadline: Deadline | None,
-                         request: RequestKey | None, now: datetime) -> tuple[Status, list[int]]:
+                         duplicate_of: int | None, duplicate_of_code: str | None, department: str | None,
+                         deadline: Deadline | None, request: RequestKey | None,
+                         now: datetime) -> tuple[Status, list[int]]:
     async with pool.acquire() as conn, conn.transaction():
         case = await _locked_case(conn, case_id, actor)
         await _claim(conn, actor, request, f"status:{target.value}", case_id)
@@ -347,13 +352,17 @@ async def _change_status(pool: asyncpg.Pool, case_id: int, target: Status, actor
         if target is Status.REOPENED:
             values.update(resolved_at=None, sla_state="ok")
         if target is Status.DUPLICATE:
-            if duplicate_of is None or duplicate_of == case_id:
-                raise Unprocessable({"field": "duplicate_of", "message": "name the case this one duplicates"})
-            parent = await store.get_case(conn, duplicate_of)
-            if parent is None:
-                raise Unprocessable({"field": "duplicate_of", "message": "no such case"})
-            values["duplicate_of"] = duplicate_of
-            changes["duplicate_of"] = [case["duplicate_of"], duplicate_of]
+            parent = await _parent_for(conn, case, duplicate_of, duplicate_of_code)
+            values["duplicate_of"] = parent["id"]
+            changes["duplicate_of"] = [case["duplicate_of"], parent["id"]]
+            # Its own duplicates follow it to the parent: a parent is never itself a duplicate, so the
+            # parent's final answer reaches every reporter of the incident.
+            for child in await store.duplicates_of(conn, case_id):
+                await store.update_case(conn, child["id"], {"duplicate_of": parent["id"]})
+                await store.insert_event(conn, child["id"], actor, "updated",
+                                         changes={"duplicate_of": [case_id, parent["id"]]},
+                                         reason=f"its parent {case['tracking_code']} is a duplicate of "
+                                                f"{parent['tracking_code']}")
         if current is Status.DUPLICATE and target is Status.REOPENED:
             values["duplicate_of"] = None
             changes["duplicate_of"] = [case["duplicate_of"], None]
@@ -380,6 +389,32 @@ async def _change_status(pool: asyncpg.Pool, case_id: int, target: Status, actor
                 notices.append(notice)
         await _remember(conn, actor, request, {"status": target.value})
     return current, notices
+
+
+async def _parent_for(conn: asyncpg.Connection, case: asyncpg.Record, duplicate_of: int | None,
+                      duplicate_of_code: str | None) -> asyncpg.Record:
+    """The case a duplicate links to, by id or tracking code; 422 naming the field for one it cannot link to."""
+    field = "duplicate_of_code" if duplicate_of_code is not None else "duplicate_of"
+    if duplicate_of_code is not None:
+        code = codes.normalise(duplicate_of_code)
+        parent = await store.get_case_by_code(conn, code) if code else None
+        if parent is None:
+            raise Unprocessable({"field": field, "message": "no case has this tracking code"})
+    elif duplicate_of is None:
+        raise Unprocessable({"field": field, "message": "name the case this one duplicates"})
+    else:
+        parent = await store.get_case(conn, duplicate_of)
+        if parent is None:
+            raise Unprocessable({"field": field, "message": "no such case"})
+    if parent["id"] == case["id"]:
+        raise Unprocessable({"field": field, "message": "a case cannot duplicate itself"})
+    if parent["status"] == Status.DUPLICATE or parent["duplicate_of"] is not None:
+        grand = await store.get_case(conn, parent["duplicate_of"]) if parent["duplicate_of"] else None
+        where = f" {grand['tracking_code']}" if grand is not None else " its parent"
+        raise Unprocessable({"field": field, "message": f"case {parent['tracking_code']} is itself a duplicate of"
+                                                       f"{where}: link to that case instead",
+                             "parent_code": grand["tracking_code"] if grand is not None else None})
+    return parent
 
 
 async def update_case(
@@ -664,6 +699,70 @@ async def confirm_duplicate(pool: asyncpg.Pool, case_id: int, actor: Actor) -> N
             raise Conflict("this case is not linked as a duplicate", code="not_a_duplicate")
         await store.insert_event(conn, case_id, actor, "duplicate_confirmed",
                                  changes={"duplicate_of": case["duplicate_of"]})
+
+
+async def unlink_duplicate(pool: asyncpg.Pool, case_id: int, actor: Actor, reason: str, *,
+                           department: str | None = None, deadline: Deadline | None = None,
+                           request: RequestKey | None = None, now: datetime | None = None) -> list[int]:
+    """A person says a case is not a duplicate after all: it leaves its parent and goes back to work.
+
+    It moves duplicate → reopened, then to `department` (forwarded, with `deadline`) when the caller
+    names a unit that exists, else to triage for an agent to forward. The citizen hears their case is
+    open again. Returns the notices to send; with a request key a repeat changes nothing.
+    """
+    reason = clean(reason or "")
+    if not reason:
+        raise BadRequest({"field": "reason", "message": "say why the case is not a duplicate"})
+    if actor.is_department:
+        raise Forbidden("a department cannot unlink duplicates")
+    now = now or datetime.now(UTC)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            case = await _locked_case(conn, case_id, actor)
+            await _claim(conn, actor, request, "duplicate_unlink", case_id)
+            if case["status"] != Status.DUPLICATE or case["duplicate_of"] is None:
+                raise Conflict("this case is not linked as a duplicate", code="not_a_duplicate")
+            await store.insert_event(conn, case_id, actor, "duplicate_unlinked",
+                                     changes={"duplicate_of": [case["duplicate_of"], None]}, reason=reason)
+            await store.update_case(conn, case_id, {"status": Status.REOPENED.value, "duplicate_of": None,
+                                                    "duplicate_score": None, "resolved_at": None, "sla_state": "ok"})
+            await store.insert_event(conn, case_id, actor, "status", from_status=Status.DUPLICATE,
+                                     to_status=Status.REOPENED, reason=reason, public=True)
+            unit = department if department and await store.department_exists(conn, department) else None
+            if unit is not None:
+                values: dict[str, Any] = {"status": Status.FORWARDED.value, "department": unit, "forwarded_at": now,
+                                          "accepted_at": None, "assignee": None}
+                changes: dict[str, Any] = {}
+                if unit != case["department"]:
+                    changes["department"] = [case["department"], unit]
+                if deadline is not None:
+                    values.update(due_at=deadline.due_at, deadline_reason=deadline.reason,
+                                  deadline_reason_en=deadline.reason_en, priority=deadline.priority)
+                    changes["due_at"] = [case["due_at"].isoformat() if case["due_at"] else None,
+                                         deadline.due_at.isoformat()]
+                await store.update_case(conn, case_id, values)
+                await store.insert_event(conn, case_id, SYSTEM, "status", from_status=Status.REOPENED,
+                                         to_status=Status.FORWARDED, changes=changes, public=True,
+                                         reason="forwarded again once no longer a duplicate")
+            else:
+                await store.update_case(conn, case_id, {"status": Status.TRIAGE.value, "assignee": None})
+                await store.insert_event(conn, case_id, SYSTEM, "status", from_status=Status.REOPENED,
+                                         to_status=Status.TRIAGE, public=True,
+                                         reason="back to triage once no longer a duplicate")
+            notices = []
+            text = conversation.status_notice(case["locale"], case["tracking_code"], Status.DUPLICATE,
+                                              Status.REOPENED, reason)
+            if text is not None and conversation.reaches_citizen(case["channel"]):
+                notice = await queue_outbound(conn, case, text=text, kind="notice", key=f"status:{uuid.uuid4()}",
+                                              author_id=actor.id)
+                if notice is not None:
+                    notices.append(notice)
+            await _remember(conn, actor, request, {"status": Status.FORWARDED.value if unit else Status.TRIAGE.value})
+    except _Replay:
+        return []
+    log.info("case %s: duplicate link removed by %s#%s, now %s", case_id, actor.kind, actor.id,
+             "forwarded" if unit else "triage")
+    return notices
 
 
 def role_may_edit(actor: Actor) -> bool:

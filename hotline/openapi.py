@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from casework.models import FIELDS, Status
 from casework.views.cases import MAX_CURSOR, CaseUpdateIn
 from casework.views.inputs import MAX_ID
-from casework.views.lifecycle import ReasonIn, StatusIn, TransferIn
+from casework.views.lifecycle import AssignIn, ReasonIn, StatusIn, TransferIn, UnlinkIn
 from casework.views.messages import TextIn
 from casework.views.session import LoginIn, PresenceIn
 from channels.web.adapter import ReportIn
@@ -29,7 +29,7 @@ from routing.views import OverrideIn, PolicyIn, PreviewIn, RuleIn, UnitIn, UnitP
 PATH = "/api/openapi.json"
 REF = "#/components/schemas/{model}"
 MODELS: tuple[type[BaseModel], ...] = (
-    ReportIn, CaseUpdateIn, StatusIn, TextIn, TransferIn, ReasonIn, LoginIn, PresenceIn,
+    ReportIn, CaseUpdateIn, StatusIn, TextIn, TransferIn, ReasonIn, AssignIn, UnlinkIn, LoginIn, PresenceIn,
     UnitIn, UnitPatch, RuleIn, PolicyIn, OverrideIn, PreviewIn,
 )
 STAFF = [{"bearerAuth": []}, {"sessionCookie": []}]
@@ -213,6 +213,10 @@ def _staff_api() -> dict[str, Any]:
                                                 ok_schema={"type": "object"}),
         "/api/v1/cases/{case_id}/transfer": _staff("post", "transfer", "Hand a case to another unit",
                                                    body="TransferIn", params=[CASE_ID], errors=case_move),
+        "/api/v1/cases/{case_id}/assign": _staff(
+            "post", "assign", "Give a case to a person of its queue (its unit's staff, or the centre's agents); "
+                              "null puts it back in the queue", body="AssignIn",
+            params=[CASE_ID, IDEMPOTENCY_KEY], errors=case_move),
         "/api/v1/cases/{case_id}/pause": _staff("post", "pauseClock", "Stop the SLA clock (waiting on the citizen)",
                                                 body="ReasonIn", params=[CASE_ID], errors=case_move),
         "/api/v1/cases/{case_id}/resume": _staff("post", "resumeClock", "Start the SLA clock again",
@@ -221,6 +225,10 @@ def _staff_api() -> dict[str, Any]:
         "/api/v1/cases/{case_id}/duplicate/confirm": _staff("post", "confirmDuplicate",
                                                             "Confirm the suggested duplicate link", params=[CASE_ID],
                                                             errors=case_move),
+        "/api/v1/cases/{case_id}/duplicate/unlink": _staff(
+            "post", "unlinkDuplicate", "Not a duplicate after all: unlink it and send it back to work (its unit, "
+                                       "or triage)", body="UnlinkIn", params=[CASE_ID, IDEMPOTENCY_KEY],
+            errors=case_move),
         "/api/v1/notifications": _staff("get", "notifications", "Notifications for my unit (or supervisors)",
                                         ok_schema={"type": "object"}),
         "/api/v1/me/presence": _staff("put", "presence", "Say I am available (or away)", body="PresenceIn",

@@ -16,12 +16,18 @@ async def assignable_people(conn: asyncpg.Connection, unit: str | None) -> list[
     """The unit's active people (the centre's agents for None), with their open load and last assignment."""
     role_clause = "u.role = 'department' AND u.department = $1" if unit else "u.role = 'agent' AND $1::text IS NULL"
     return await conn.fetch(
-        "SELECT u.id, u.capacity, u.available, u.fields, u.languages,"
+        "SELECT u.id, u.display_name, u.capacity, u.available, u.fields, u.languages,"
         " (SELECT count(*) FROM cases c WHERE c.assignee = u.id AND c.status = ANY($2)) AS load,"
         " (SELECT max(c.assigned_at) FROM cases c WHERE c.assignee = u.id) AS last_assigned_at"
         f" FROM staff_users u WHERE u.active AND {role_clause}",
         unit, list(OPEN_STATUSES),
     )
+
+
+async def staff_member(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | None:
+    """A staff user's name, role, unit and whether they are active: who a case may be given to."""
+    return await conn.fetchrow(
+        "SELECT id, display_name, role, department, active FROM staff_users WHERE id = $1", user_id)
 
 
 async def waiting_cases(conn: asyncpg.Connection, unit: str | None) -> list[asyncpg.Record]:

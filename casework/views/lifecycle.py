@@ -1,11 +1,11 @@
-"""Moving a case through its life: status, transfer, the SLA clock (pause, resume), duplicate links."""
+"""Moving a case through its life: status, transfer, assignment, the SLA clock (pause, resume), duplicate links."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from casework import actions, store
+from casework import actions, assignment, store
 from casework.auth import staff_actor
 from casework.models import Status
 from casework.views.cases import fresh_case
@@ -18,6 +18,7 @@ class StatusIn(BaseModel):
     status: Status
     reason: Reason | None = None
     duplicate_of: int | None = Field(default=None, ge=1, le=MAX_ID)  # a case id: bigint
+    duplicate_of_code: str | None = Field(default=None, min_length=1, max_length=40)  # its tracking code
     department: Code | None = None
 
 
@@ -29,7 +30,8 @@ async def change_status(request: web.Request) -> web.Response:
     case_id = path_case_id(request)
     deadline = await _deadline(request, case_id) if body.status is Status.FORWARDED else None
     notices = await actions.change_status(services.pool, case_id, body.status, actor, reason=body.reason,
-                                          duplicate_of=body.duplicate_of, department=body.department,
+                                          duplicate_of=body.duplicate_of, duplicate_of_code=body.duplicate_of_code,
+                                          department=body.department,
                                           deadline=deadline, request=request_key(request, data), now=services.clock())
     await services.jobs.send(*notices)
     return await fresh_case(request, case_id, actor)
@@ -115,3 +117,58 @@ async def confirm_duplicate(request: web.Request) -> web.Response:
     case_id = path_case_id(request)
     await actions.confirm_duplicate(request.app[SERVICES].pool, case_id, actor)
     return await fresh_case(request, case_id, actor)
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignee: int | None = Field(ge=1, le=MAX_ID)  # a staff user's id; null: back to the queue
+    reason: Reason | None = None
+
+
+async def assign(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *ALL_STAFF)
+    data = await read_json(request, MAX_BODY)
+    body = parse_body(AssignIn, data)
+    services = request.app[SERVICES]
+    case_id = path_case_id(request)
+    await assignment.assign(services.pool, case_id, actor, body.assignee, reason=body.reason,
+                            request=request_key(request, data), now=services.clock())
+    return await fresh_case(request, case_id, actor)
+
+
+class UnlinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason = Field(min_length=1)
+
+
+async def unlink_duplicate(request: web.Request) -> web.Response:
+    actor = await staff_actor(request, *EDITORS)
+    data = await read_json(request, MAX_BODY)
+    body = parse_body(UnlinkIn, data)
+    services = request.app[SERVICES]
+    case_id = path_case_id(request)
+    unit = await _unit_for(request, case_id)
+    deadline = await _deadline(request, case_id) if unit else None
+    notices = await actions.unlink_duplicate(services.pool, case_id, actor, body.reason, department=unit,
+                                             deadline=deadline, request=request_key(request, data),
+                                             now=services.clock())
+    await services.jobs.send(*notices)
+    return await fresh_case(request, case_id, actor)
+
+
+async def _unit_for(request: web.Request, case_id: int) -> str | None:
+    """The unit a case goes back to: the one it had, else where the routing rules send it now (None: triage)."""
+    from routing import CaseFacts
+
+    services = request.app[SERVICES]
+    async with services.pool.acquire() as conn:
+        case = await store.get_case(conn, case_id)
+    if case is None:
+        return None
+    if case["department"]:
+        return case["department"]
+    router = await services.current_router()
+    facts = CaseFacts(field=case["field"], ward_code=case["ward_code"], urgent=case["urgent"], channel=case["channel"],
+                      text=case["description"], opened_at=case["created_at"])
+    decision = router.route(facts, now=services.clock())
+    return decision.department if decision is not None else None

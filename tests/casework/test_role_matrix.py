@@ -49,6 +49,7 @@ class Route:
         return f"{self.method} {self.path}"
 
 
+DEPARTMENT_USER = 2  # tests.conftest's tokens fixture creates agent, department, ... in order; ids restart at 1
 UNIT = {"name_vi": "Đơn vị thử", "name_en": "Test unit", "kind": "agency"}
 POLICY = {"field": "trees", "priority": "urgent", "forward_minutes": 60, "first_response_minutes": 120,
           "resolution_minutes": 1440, "calendar": "24x7"}
@@ -62,9 +63,12 @@ ROUTES = [
     Route("POST", "/api/v1/cases/{case_id}/notes", ON_CASE, {"text": "gọi lại cho người dân"}),
     Route("POST", "/api/v1/cases/{case_id}/transfer", ON_CASE,
           {"department": "ubnd-ben-thanh", "reason": "thuộc thẩm quyền phường"}),
+    # To `department` of so-xay-dung, the case's unit: the tokens fixture makes it the second user (id 2).
+    Route("POST", "/api/v1/cases/{case_id}/assign", ON_CASE, {"assignee": DEPARTMENT_USER}),
     Route("POST", "/api/v1/cases/{case_id}/pause", ON_CASE, {"reason": "chờ địa chỉ cụ thể"}),
     Route("POST", "/api/v1/cases/{case_id}/resume", ON_CASE, {}),
     Route("POST", "/api/v1/cases/{case_id}/duplicate/confirm", EDITORS, {}),
+    Route("POST", "/api/v1/cases/{case_id}/duplicate/unlink", EDITORS, {"reason": "khác địa điểm"}),
     Route("GET", "/api/v1/notifications", allow("department", "other_department", "supervisor", "admin")),
     Route("PUT", "/api/v1/me/presence", allow("agent", "department", "other_department"), {"available": False}),
     Route("GET", "/api/v1/attachments/{attachment_id}",
