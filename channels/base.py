@@ -62,6 +62,9 @@ class OutboundMessage:
     # The citizen's latest message ids on the case on this channel, newest first (mail: what we answer,
     # for In-Reply-To and References).
     thread_refs: tuple[str, ...] = ()
+    # A message that answers its case (a final reply, the closing notice) asks for a rating: the signed link
+    # to rate it on the status page (mail shows it; SMS asks for a reply "1"-"5" or "0" instead).
+    rating_url: str | None = None
 
     @property
     def idempotency_key(self) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from casework import actions, assignment, codes, store
+from casework import actions, assignment, codes, ratings, store
 from casework.models import SYSTEM, Status
 from channels.base import MediaSource, OutboundMessage, PermanentSendError, SendError
 from hotline.services import Services
@@ -416,6 +416,10 @@ async def _deliver(services: Services, row: asyncpg.Record) -> str:
                 message_id=message_id, channel=row["channel"], recipient=row["recipient"], text=row["text"],
                 case_code=row["tracking_code"], locale=row["locale"] or "vi", kind=row["kind"],
                 case_status=row["case_status"], thread_refs=tuple(row["thread_refs"] or ()),
+                rating_url=await ratings.rating_url(
+                    services.pool, case_id=row["case_id"], code=row["tracking_code"], kind=row["kind"],
+                    case_status=row["case_status"], key=services.settings.signing_key,
+                    base_url=services.settings.public_url),
             )), services.settings.send_timeout_seconds)
         except PermanentSendError as e:
             metrics.JOB_FAILURES.labels("send_message").inc()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -165,6 +166,26 @@ class Settings(BaseSettings):
     max_mail_bytes: int = 25 * 1024 * 1024
     # Mails from one sender within an hour beyond this are stored but not acknowledged.
     mail_rate_limit_per_hour: int = Field(default=20, ge=1)
+
+    # Signs the links citizens rate an answer with (and any other token the hotline hands out). Required
+    # with HOTLINE_ENV=production: the development key is derived from the database's URL, which is no secret.
+    secret_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _secret_in_production(self) -> Settings:
+        if self.env == "production" and (self.secret_key is None or len(self.secret_key.get_secret_value()) < 32):
+            raise ValueError("HOTLINE_SECRET_KEY (at least 32 characters, e.g. `openssl rand -hex 32`) is required"
+                             " with HOTLINE_ENV=production: rating links are signed with it")
+        return self
+
+    @property
+    def signing_key(self) -> bytes:
+        """The key links are signed with: HOTLINE_SECRET_KEY, else (development, tests) one every process of the
+        same database derives alike."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        where = self.database_url or str(self.var_dir.resolve())
+        return hashlib.sha256(f"hotline-1022 development key|{where}".encode()).digest()
 
     @property
     def telegram_enabled(self) -> bool:

@@ -31,6 +31,22 @@ SEND_ERRORS = {
 }
 
 
+# Under an SMS that answers its case (a final reply, the closing notice): a reply "1"-"5" or "0" is the
+# rating (casework.conversation.parse_rating reads it). Both fit GSM-7 once folded.
+RATING_PROMPT = {
+    "vi": "Đánh giá: trả lời 1-5 (5 = rất hài lòng), 0 nếu chưa được giải quyết.",
+    "en": "Rate this answer: reply 1-5 (5 = very satisfied), 0 if not solved.",
+}
+
+
+def sms_body(message: OutboundMessage, *, ascii_only: bool) -> str:
+    """The SMS as sent: the text, the rating prompt under an answer, folded to GSM-7 when the hotline saves."""
+    text = message.text
+    if message.rating_url is not None:
+        text = f"{text.rstrip()}\n{RATING_PROMPT.get(message.locale, RATING_PROMPT['vi'])}"
+    return to_gsm7(text) if ascii_only else text
+
+
 def send_error(status: int, code: Any) -> TransientSendError | PermanentSendError:
     """What a Twilio API error means for the outbox: 429 and 5xx are worth another try, other 4xx are not."""
     provider_code = str(code if code is not None else status)
@@ -85,7 +101,7 @@ class TwilioAdapter:
         if not message.recipient:
             raise PermanentSendError("no phone number to send the SMS to")
         settings = self.settings
-        body = to_gsm7(message.text) if settings.sms_ascii else message.text
+        body = sms_body(message, ascii_only=settings.sms_ascii)
         callback = f"{settings.public_url}{STATUS_PATH}?m={message.message_id}"
         try:
             created = await self._rest().messages.create_async(
