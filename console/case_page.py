@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from casework.codes import display as display_code
 from casework.models import FIELD_LABELS, STATUS_LABELS
 from console.render import local_time, time_left
 from console.wards import ward_name
@@ -189,6 +190,8 @@ class TimelineEntry:
     note: str | None
     public: bool
     units: Mapping[str, str] | None = None
+    people: Mapping[int, str] | None = None  # staff names by id (who a case was assigned to)
+    cases: Mapping[int, str] | None = None  # tracking codes by case id (duplicate links)
 
     @property
     def status_from(self) -> str:
@@ -208,11 +211,29 @@ def _unit(code: Any, units: Mapping[str, str], lang: str) -> str:
     return units.get(str(code)) or str(code)
 
 
-def _fact_value(key: str, value: Any, units: Mapping[str, str], lang: str) -> str:
+def _person(value: Any, people: Mapping[int, str] | None, lang: str) -> str:
+    """A staff member's name, or their number when the name is not known."""
+    name = (people or {}).get(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if name:
+        return name
+    return f"{'cán bộ' if lang == 'vi' else 'staff member'} #{_number(value) or '?'}"
+
+
+def _case_code(value: Any, cases: Mapping[int, str] | None) -> str:
+    """A case's tracking code as printed (123 456 789 0), or #its id when the code is not known."""
+    code = (cases or {}).get(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    return display_code(code) if code else f"#{_number(value) or '?'}"
+
+
+def _fact_value(key: str, value: Any, units: Mapping[str, str], lang: str, e: TimelineEntry | None = None) -> str:
     if value is None or value == "":
         return "—"
     if key == "department":
         return _unit(value, units, lang)
+    if key == "assignee" and e is not None:
+        return _person(value, e.people, lang)
+    if key == "duplicate_of" and e is not None:
+        return _case_code(value, e.cases)
     if key == "field":
         return _label(FIELD_LABELS, str(value), lang)
     if key == "ward_code":
@@ -226,15 +247,15 @@ def _fact_value(key: str, value: Any, units: Mapping[str, str], lang: str) -> st
     return "…"
 
 
-def _changed(changes: Mapping[str, Any], units: Mapping[str, str], lang: str) -> str:
+def _changed(changes: Mapping[str, Any], units: Mapping[str, str], lang: str, e: TimelineEntry | None = None) -> str:
     """'lĩnh vực: Giao thông → Điện lực; đơn vị: …' for the facts a person corrected."""
     parts = []
     for key, value in changes.items():
         if key not in CHANGED_FACTS:
             continue
         before, after = _pair(value)
-        parts.append(f"{_label(CHANGED_FACTS, key, lang)}: {_fact_value(key, before, units, lang)} → "
-                     f"{_fact_value(key, after, units, lang)}")
+        parts.append(f"{_label(CHANGED_FACTS, key, lang)}: {_fact_value(key, before, units, lang, e)} → "
+                     f"{_fact_value(key, after, units, lang, e)}")
     return "; ".join(parts)
 
 
@@ -274,7 +295,7 @@ def describe(e: TimelineEntry, units: Mapping[str, str]) -> str:  # noqa: C901, 
     if kind == "status":
         text = (f"Trạng thái: {e.status_from or '—'} → {e.status_to or '—'}" if vi
                 else f"Status: {e.status_from or '—'} → {e.status_to or '—'}")
-        changed = _changed(c, units, e.lang)
+        changed = _changed(c, units, e.lang, e)
         return f"{text} ({changed})" if changed else text
     if kind == "note":
         return "Ghi chú nội bộ" if vi else "Internal note"
@@ -328,6 +349,14 @@ def describe(e: TimelineEntry, units: Mapping[str, str]) -> str:  # noqa: C901, 
         text = f"{what}: {label}" if label else what
         return text + (f" ({seconds} {'giây' if vi else 's'})" if seconds else "")
     if kind == "assigned":
+        before, after = _pair(c.get("assignee"))
+        if after is not None:
+            name = _person(after, e.people, e.lang)
+            return f"Giao cho {name}" if vi else f"Assigned to {name}"
+        if before is not None:
+            name = _person(before, e.people, e.lang)
+            return (f"Bỏ giao {name}, trả hồ sơ về hàng đợi" if vi
+                    else f"Unassigned from {name}, back to the queue")
         return "Giao người xử lý" if vi else "Assigned to a person"
     if kind == "clock_paused":
         return "Tạm dừng thời hạn (chờ công dân)" if vi else "Clock paused (waiting for the citizen)"
@@ -342,8 +371,14 @@ def describe(e: TimelineEntry, units: Mapping[str, str]) -> str:  # noqa: C901, 
                 else "Likely a duplicate of an earlier report" + (f" (score {pct})" if pct else ""))
     if kind == "duplicate_confirmed":
         return "Xác nhận trùng phản ánh trước" if vi else "Duplicate confirmed"
+    if kind == "duplicate_unlinked":
+        parent, _ = _pair(c.get("duplicate_of"))
+        if parent is None:
+            return "Không trùng: tách khỏi hồ sơ gốc" if vi else "Not a duplicate: unlinked from its original"
+        code = _case_code(parent, e.cases)
+        return f"Không trùng: tách khỏi hồ sơ {code}" if vi else f"Not a duplicate: unlinked from case {code}"
     if kind in ("field_corrected", "updated"):
-        changed = _changed(c, units, e.lang)
+        changed = _changed(c, units, e.lang, e)
         text = "Sửa thông tin" if vi else "Facts corrected"
         return f"{text}: {changed}" if changed else text
     if kind in ("sla_at_risk", "sla_overdue"):
@@ -362,9 +397,12 @@ def actor_label(name: str | None, kind: str | None, lang: str) -> str:
     return name or _label(ACTOR_KINDS, kind, lang)
 
 
-def timeline(rows: Sequence[Mapping[str, Any]], lang: str,
-             units: Mapping[str, str] | None = None) -> list[TimelineEntry]:
-    """The case's history as readable lines (a note's text kept apart, shown as the staff wrote it)."""
+def timeline(rows: Sequence[Mapping[str, Any]], lang: str, units: Mapping[str, str] | None = None, *,
+             people: Mapping[int, str] | None = None, cases: Mapping[int, str] | None = None) -> list[TimelineEntry]:
+    """The case's history as readable lines (a note's text kept apart, shown as the staff wrote it).
+
+    `people` names staff by id and `cases` gives tracking codes by case id, for the events that name them.
+    """
     out = []
     for e in rows:
         changes = dict(e["changes"] or {}) if isinstance(e["changes"], Mapping) else {}
@@ -372,9 +410,21 @@ def timeline(rows: Sequence[Mapping[str, Any]], lang: str,
         out.append(TimelineEntry(
             at=e["at"], kind=e["kind"], actor=actor_label(e["actor_name"], e["actor_kind"], lang), lang=lang,
             changes=changes, from_status=e["from_status"], to_status=e["to_status"], reason=e["reason"],
-            note=str(note) if note is not None else None, public=e["public"], units=units,
+            note=str(note) if note is not None else None, public=e["public"], units=units, people=people,
+            cases=cases,
         ))
     return out
+
+
+def named_in(rows: Sequence[Mapping[str, Any]]) -> tuple[set[int], set[int]]:
+    """The staff ids and the case ids the events name (assignees, duplicate links), to look their names up."""
+    people: set[int] = set()
+    cases: set[int] = set()
+    for e in rows:
+        changes = e["changes"] if isinstance(e["changes"], Mapping) else {}
+        for key, found in (("assignee", people), ("duplicate_of", cases)):
+            found.update(v for v in _pair(changes.get(key)) if isinstance(v, int) and not isinstance(v, bool))
+    return people, cases
 
 
 def facts(case: Mapping[str, Any], now: datetime, lang: str) -> dict[str, Any]:

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from casework import actions
+from casework import actions, assignment
 from casework import store as casework_store
-from casework.models import FIELD_LABELS, OPEN_STATUSES, STATUS_LABELS, Role
+from casework.models import FIELD_LABELS, OPEN_STATUSES, STATUS_LABELS, Role, Status, can_move
 from console import case_page, live, store
 from console import inbox as inbox_rows
 from console.auth import (
@@ -34,7 +34,7 @@ from routing import duplicates
 HEARTBEAT_SECONDS = 15
 # The case page's forms; each render gives each its own Idempotency-Key, so a double click sends once.
 ACTION_FORMS = ("reply", "note", "accept", "reject", "transfer", "pause", "resume", "correct", "duplicate", "close",
-                "status")
+                "status", "assign", "unassign", "link", "unlink")
 ALL_STAFF = (Role.AGENT, Role.DEPARTMENT, Role.SUPERVISOR, Role.ADMIN)
 
 
@@ -101,12 +101,20 @@ async def case_view(request: web.Request) -> web.Response:
     except Forbidden:
         raise forbidden_page(request, "forbidden_unit") from None
     case = found["case"]
+    named_people, named_cases = case_page.named_in(found["events"])
+    if case["assignee"] is not None:
+        named_people.add(case["assignee"])
     async with services.pool.acquire() as conn:
         children = await store.duplicates_of(conn, case_id)
         names = await store.sender_names(conn, case_id)
         parent = await casework_store.get_case(conn, case["duplicate_of"]) if case["duplicate_of"] else None
         units = await store.departments(conn)
         suggested = await _likely_duplicate(conn, case, page)
+        people = await store.staff_names(conn, sorted(named_people))
+        linked = await store.tracking_codes(  # another unit's case: not even its code
+            conn, sorted(named_cases), scope_department=page.actor.department if page.actor.is_department else None)
+    may_assign = assignment.may_assign(page.actor, case)
+    assignable = await assignment.candidates(services.pool, case) if may_assign else []
     lang = lang_of(request)
     now = services.clock()
     if parent is not None and page.actor.is_department and parent["department"] != page.actor.department:
@@ -114,13 +122,17 @@ async def case_view(request: web.Request) -> web.Response:
     return render(
         request, "case.html", actor=page.actor, csrf_token=page.csrf_token, case=case, citizen=found["citizen"],
         citizen_name=(found["citizen"] or {}).get("name") or next(iter(names.values()), None),
-        messages=case_page.messages(found["messages"], names), timeline=case_page.timeline(found["events"], lang),
+        messages=case_page.messages(found["messages"], names),
+        timeline=case_page.timeline(found["events"], lang, people=people, cases=linked),
         classification=case_page.classification(case, found["events"], lang), facts=case_page.facts(case, now, lang),
         canned=case_page.canned(case, lang), parent=parent, children=children, suggested=suggested,
         units=[(u["code"], u["name_vi"] if lang == "vi" else u["name_en"]) for u in units],
         fields=[(code, labels[0 if lang == "vi" else 1]) for code, labels in FIELD_LABELS.items()],
         keys={name: secrets.token_urlsafe(18) for name in ACTION_FORMS},
         may_edit=actions.role_may_edit(page.actor), ward_options=ward_options(lang),
+        assignee_name=people.get(case["assignee"]) if case["assignee"] is not None else None,
+        may_assign=may_assign, assignable=assignable,
+        may_link=actions.role_may_edit(page.actor) and can_move(Status(case["status"]), Status.DUPLICATE),
     )
 
 

@@ -66,6 +66,14 @@ async def staff_names(conn: asyncpg.Connection, ids: list[int]) -> dict[int, str
     return {r["id"]: r["display_name"] for r in rows}
 
 
+async def tracking_codes(conn: asyncpg.Connection, case_ids: list[int], *,
+                         scope_department: str | None = None) -> dict[int, str]:
+    """The tracking codes of these cases by id (a timeline names linked cases), with a scope only the unit's."""
+    rows = await conn.fetch("SELECT id, tracking_code FROM cases WHERE id = ANY($1::bigint[])"
+                            " AND ($2::text IS NULL OR department = $2)", case_ids, scope_department)
+    return {r["id"]: r["tracking_code"] for r in rows}
+
+
 async def duplicates_of(conn: asyncpg.Connection, case_id: int) -> list[asyncpg.Record]:
     """The cases marked as duplicates of this one."""
     return await conn.fetch("SELECT id, tracking_code, status, duplicate_score, created_at FROM cases"

@@ -559,3 +559,108 @@ async def test_the_case_page_has_a_small_map_or_says_there_is_no_point(client, t
     assert "/console/static/vendor/leaflet-1.9.4/leaflet.js" in text and 'data-testid="case-no-point"' not in text
     bare = await (await client.get(f"/console/cases/{nowhere['id']}?lang=en")).text()
     assert 'id="case-map"' not in bare and "No coordinates" in bare
+
+
+# --- assign inside the unit, link and unlink duplicates ---------------------------------------------
+
+async def _forwarded(client, tokens, text="Ổ gà lớn giữa đường Điện Biên Phủ", unit="so-xay-dung") -> dict:
+    case = await _report(client, text)
+    for body in ({"status": "triage"}, {"status": "forwarded", "department": unit}):
+        resp = await client.post(f"/api/v1/cases/{case['id']}/status", json=body, headers=auth(tokens["agent"]))
+        assert resp.status == 200, await resp.text()
+    return case
+
+
+def _options(page: str) -> dict[str, str]:
+    select = page.split('data-testid="assign-to"')[1].split("</select>")[0]
+    return dict(re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', select))
+
+
+async def test_a_unit_assigns_its_case_from_the_case_page_which_names_the_assignee(client, tokens):
+    from casework import staff
+
+    pool = client.app[SERVICES].pool
+    colleague = await staff.create_user(pool, "hoa", role="department", department="so-xay-dung",
+                                        display_name="Nguyễn Thị Hoa", password="hoa-secret-1")
+    case = await _forwarded(client, tokens)
+    other = await _forwarded(client, tokens, "Cột điện nghiêng", unit="evn-hcmc")
+    busy = await _forwarded(client, tokens, "Vỉa hè hư hỏng")
+    await pool.execute("UPDATE cases SET assignee = $1 WHERE id = $2", colleague, busy["id"])
+    await _signed_in(client, "department")
+    page = await (await client.get(f"/console/cases/{case['id']}")).text()
+    options = _options(page)
+    mine = await pool.fetchval("SELECT id FROM staff_users WHERE username = 'department'")
+    assert set(options) == {str(mine), str(colleague)}  # the unit's staff only: no agent, no other unit
+    assert options[str(colleague)].startswith("Nguyễn Thị Hoa · 1/10 hồ sơ đang mở")  # her open load
+    assert 'data-testid="case-unassign"' not in page and 'data-testid="case-assignee">—<' in page
+    assert 'data-testid="link-code"' not in page  # a unit does not link duplicates
+    resp = await client.post(f"/api/v1/cases/{case['id']}/assign", json={"assignee": colleague},
+                             headers=auth(tokens["department"]))
+    assert resp.status == 200
+    page = await (await client.get(f"/console/cases/{case['id']}")).text()
+    assert 'data-testid="case-assignee">Nguyễn Thị Hoa<' in page and 'data-testid="case-unassign"' in page
+    assert re.search(rf'<option value="{colleague}" selected>', page)
+    timeline = page.split('data-testid="case-timeline"')[1].split("</ol>")[0]
+    assert "Giao cho Nguyễn Thị Hoa" in timeline
+    english = await (await client.get(f"/console/cases/{case['id']}?lang=en")).text()
+    assert "Assigned to Nguyễn Thị Hoa" in english and "Assign to" in english
+    # Another unit's case is refused whole; a case in the centre's hands has no assign form for a unit.
+    assert (await client.get(f"/console/cases/{other['id']}")).status == 403
+    await pool.execute("UPDATE cases SET status = 'triage' WHERE id = $1", busy["id"])
+    assert 'data-testid="assign-to"' not in await (await client.get(f"/console/cases/{busy['id']}")).text()
+
+
+async def test_an_agent_assigns_a_triage_case_among_the_agents(client, tokens):
+    case = await _report(client)
+    await client.post(f"/api/v1/cases/{case['id']}/status", json={"status": "triage"}, headers=auth(tokens["agent"]))
+    await _signed_in(client, "agent")
+    page = await (await client.get(f"/console/cases/{case['id']}")).text()
+    agent = await client.app[SERVICES].pool.fetchval("SELECT id FROM staff_users WHERE username = 'agent'")
+    assert set(_options(page)) == {str(agent)}
+
+
+async def test_the_case_page_links_by_code_and_offers_to_unlink_a_duplicate(client, tokens):
+    parent = await _forwarded(client, tokens)
+    child = await _report(client, "Đường Điện Biên Phủ có ổ gà to")
+    await _signed_in(client, "agent")
+    page = await (await client.get(f"/console/cases/{child['id']}")).text()
+    form = page.split('data-testid="link-code"')[0].rsplit("<form", 1)[1]
+    assert f'data-api="/api/v1/cases/{child["id"]}/status"' in form and '"status": "duplicate"' in form
+    assert 'name="duplicate_of_code"' in page and 'data-testid="duplicate-unlink"' not in page
+    resp = await client.post(f"/api/v1/cases/{child['id']}/status", headers=auth(tokens["agent"]), json={
+        "status": "duplicate", "reason": "cùng ổ gà", "duplicate_of_code": parent["code"]})
+    assert resp.status == 200
+    page = await (await client.get(f"/console/cases/{child['id']}")).text()
+    assert 'data-testid="duplicate-unlink"' in page and 'data-testid="link-code"' not in page
+    assert f'href="/console/cases/{parent["id"]}"' in page
+    resp = await client.post(f"/api/v1/cases/{child['id']}/duplicate/unlink", json={"reason": "khác địa điểm"},
+                             headers=auth(tokens["agent"]))
+    assert resp.status == 200
+    page = await (await client.get(f"/console/cases/{child['id']}")).text()
+    timeline = page.split('data-testid="case-timeline"')[1].split("</ol>")[0]
+    code = " ".join((parent["code"][:3], parent["code"][3:6], parent["code"][6:9], parent["code"][9:]))
+    assert f"Không trùng: tách khỏi hồ sơ {code}" in timeline
+    assert f"trùng với: — → {code}" in timeline  # the link itself, by code too
+    assert 'data-testid="duplicate-unlink"' not in page and 'data-testid="link-code"' in page
+
+
+def test_assignments_and_unlinks_read_as_sentences():
+    from console import case_page
+    rows = [
+        _event("assigned", {"assignee": 7}),  # the queue's own, one id
+        _event("assigned", {"assignee": [7, 9]}, actor="Lan", actor_kind="staff"),
+        _event("assigned", {"assignee": [9, None]}, actor="Lan", actor_kind="staff"),
+        _event("assigned", {"assignee": [None, 404]}, actor="Lan", actor_kind="staff"),
+        _event("duplicate_unlinked", {"duplicate_of": [12, None]}, actor="Lan", actor_kind="staff"),
+        _event("duplicate_unlinked", {"duplicate_of": [13, None]}, actor="Lan", actor_kind="staff"),
+    ]
+    people, cases = case_page.named_in(rows)
+    assert (people, cases) == ({7, 9, 404}, {12, 13})
+    names = {7: "Trần Văn Minh", 9: "Lê Thu"}
+    vi = [e.text() for e in case_page.timeline(rows, "vi", people=names, cases={12: "4830196275"})]
+    assert vi == ["Giao cho Trần Văn Minh", "Giao cho Lê Thu", "Bỏ giao Lê Thu, trả hồ sơ về hàng đợi",
+                  "Giao cho cán bộ #404", "Không trùng: tách khỏi hồ sơ 483 019 627 5",
+                  "Không trùng: tách khỏi hồ sơ #13"]
+    en = [e.text() for e in case_page.timeline(rows, "en", people=names, cases={12: "4830196275"})]
+    assert en[1:5] == ["Assigned to Lê Thu", "Unassigned from Lê Thu, back to the queue",
+                       "Assigned to staff member #404", "Not a duplicate: unlinked from case 483 019 627 5"]
