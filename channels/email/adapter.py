@@ -30,6 +30,11 @@ FOOTER = {
     "vi": "Trả lời thư này (giữ nguyên tiêu đề) để bổ sung thông tin cho hồ sơ.",
     "en": "Reply to this mail (keep the subject) to add to your case.",
 }
+# Under a mail that answers its case: the signed link to rate the answer on the status page.
+RATE = {
+    "vi": "Vấn đề của bạn đã được giải quyết chưa? Mời bạn đánh giá câu trả lời: {url}",
+    "en": "Was your problem solved? Please rate this answer: {url}",
+}
 # How mail goes on the wire. Headers are not folded below 998 octets (RFC 5322's limit): CPython's folding of
 # encoded words drops the space between two of them ("Cập nhật hồ sơ" arrives as "Cập nhậthồ sơ"). The body
 # is quoted-printable, wrapped at 76, whatever the relay's 8BITMIME.
@@ -115,7 +120,8 @@ def build_mail(message: OutboundMessage, mail_from: str, *, now: Any) -> EmailMe
     if message.kind in AUTO_SUBMITTED:
         mail["Auto-Submitted"] = AUTO_SUBMITTED[message.kind]
         mail["X-Auto-Response-Suppress"] = "All"
-    mail.set_content(f"{message.text.rstrip()}\n\n-- \n{FOOTER[locale]}\n", cte="quoted-printable")
+    rate = f"\n\n{RATE[locale].format(url=message.rating_url)}" if message.rating_url else ""
+    mail.set_content(f"{message.text.rstrip()}{rate}\n\n-- \n{FOOTER[locale]}\n", cte="quoted-printable")
     mail["Content-Language"] = locale  # after set_content, which drops every Content-* header
     return mail
 
