@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from casework import actions
+from casework import actions, codes, ratings
 from casework.public import public_case
 from channels.base import Attachment, InboundEvent, MalformedPayload
 from channels.intake import accept
@@ -299,17 +299,83 @@ async def track_lookup(request: web.Request) -> web.StreamResponse:
 
 
 async def track_page(request: web.Request) -> web.Response:
-    """GET /track/{code}: the public status page."""
+    """GET /track/{code}: the public status page (with the rating form for a web-form report once answered)."""
+    return await _status_page(request, token=None)
+
+
+async def rate_page(request: web.Request) -> web.Response:
+    """GET /track/{code}/rate?t=…: the status page with the rating form, from the link under an answer."""
+    return await _status_page(request, token=request.query.get("t") or None)
+
+
+RATED_RESULTS = ("rated", "reopened", "too_late")
+SCORES = ("1", "2", "3", "4", "5")
+MAX_RATING_FORM_BYTES = 4096
+
+
+async def _status_page(request: web.Request, *, token: str | None, status: int = 200,
+                       error: str | None = None) -> web.Response:
+    """The status page; the rating form when the case is answered and the visitor may rate it (403: a bad link)."""
+    services = request.app[SERVICES]
     lang = _lang(request)
     t = STRINGS[lang]
     raw = request.match_info["code"]
     try:
-        case = await public_case(request.app[SERVICES].pool, raw, lang)
+        case = await public_case(services.pool, raw, lang)
     except BadRequest:
         return render(request, "lookup.html", status=400, code=raw, message=t["invalid_code"])
     except NotFound:
         return render(request, "lookup.html", status=404, code=raw, message=t["not_found"])
-    return render(request, "track.html", case=case, submitted=request.query.get("new") == "1")
+    form = await ratings.rating_form(services.pool, case["tracking_code"], key=services.settings.signing_key,
+                                     token=token, now=services.clock())
+    if token is not None and not form.allowed:
+        return render(request, "error.html", status=403, message=t["rate_forbidden"])
+    csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    rated = request.query.get("rated")
+    response = render(request, "track.html", status=status, case=case, submitted=request.query.get("new") == "1",
+                      rated=rated if rated in RATED_RESULTS else None, rating=form, token=token, csrf_token=csrf,
+                      error=error, scores=SCORES)
+    if form.show:
+        response.set_cookie(CSRF_COOKIE, csrf, samesite="Strict", httponly=True)
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def rate_answer(request: web.Request) -> web.StreamResponse:
+    """POST /track/{code}/rate: the rating form (solved yes/no, 1-5 stars), with a link's token or, for a
+    web-form report, the code alone; then the status page says thank you."""
+    services = request.app[SERVICES]
+    lang = _lang(request)
+    t = STRINGS[lang]
+    if request.content_type != "application/x-www-form-urlencoded":
+        return render(request, "error.html", status=415, message=t["bad_value"])
+    try:
+        values = form_fields(await read_body(request, MAX_RATING_FORM_BYTES))
+    except HotlineError as e:
+        return render(request, "error.html", status=e.http_status, message=t["bad_value"])
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or not _same_token(cookie, values.get("csrf_token", "")):
+        return render(request, "error.html", status=403, message=t["csrf"])
+    token = values.get("t") or None
+    code = codes.normalise(request.match_info["code"])
+    if code is None:
+        return render(request, "lookup.html", status=400, code=request.match_info["code"], message=t["invalid_code"])
+    solved, score = values.get("solved", ""), values.get("rating", "")
+    problem = ("rate_need_solved" if solved not in ("yes", "no") else "rate_bad_score" if score not in ("", *SCORES)
+               else "rate_need_score" if solved == "yes" and not score else None)
+    if problem is not None:
+        return await _status_page(request, token=token, status=400, error=t[problem])
+    result = await ratings.rate_by_link(services.pool, code, key=services.settings.signing_key, token=token,
+                                        rating=int(score) if score else None, solved=solved == "yes",
+                                        now=services.clock())
+    if result == "not_found":
+        return render(request, "lookup.html", status=404, code=code, message=t["not_found"])
+    if result == "forbidden":
+        return render(request, "error.html", status=403, message=t["rate_forbidden"])
+    if result == "not_answered":
+        return render(request, "error.html", status=409, message=t["rate_not_answered"])
+    log.info("case %s: rated on the status page (%s)", code, result)
+    raise web.HTTPSeeOther(f"/track/{code}?rated={result}&lang={lang}")
 
 
 def setup(app: web.Application) -> None:
@@ -317,6 +383,8 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/report", submit_form)
     app.router.add_get("/track", track_lookup)
     app.router.add_get("/track/{code}", track_page)
+    app.router.add_get("/track/{code}/rate", rate_page)
+    app.router.add_post("/track/{code}/rate", rate_answer)
     app.router.add_post("/api/v1/reports", create_report)
     app.router.add_get("/api/v1/reports/{code}", get_report)
     app.router.add_static("/static", HERE / "static", append_version=False)
