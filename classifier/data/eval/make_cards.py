@@ -389,8 +389,12 @@ def _dress(card: Card, rng: random.Random, queues: dict[str, list[tuple[str, boo
         card.also = extra
         parts = []
         for f in extra:
-            situation, _ = queues[f].pop(0)
-            queues[f].append((situation, False))
+            # A second problem is never the urgent one: an immediate hazard would be the one to route first.
+            situation, urgent = queues[f].pop(0)
+            while urgent:
+                queues[f].append((situation, urgent))
+                situation, urgent = queues[f].pop(0)
+            queues[f].append((situation, urgent))
             parts.append(f"{f}: {situation}")
         why = "it is an immediate hazard" if card.urgent else rng.choice(
             ("the writer asks for it to be fixed first", "the writer spends most words on it"))
