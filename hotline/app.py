@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import casework.auth
+import casework.reports.views
 import casework.views
 import channels.telegram.views
 import channels.twilio.views
@@ -192,6 +193,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     channels.twilio.views.setup(app)
     channels.telegram.views.setup(app)
     casework.views.setup(app)
+    casework.reports.views.setup(app)
     routing.views.setup(app)
     integrations.open311.views.setup(app)
     integrations.procedures.views.setup(app)

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from casework.models import FIELDS, Status
+from casework.reports.sla import GROUPS
 from casework.views.cases import MAX_CURSOR, CaseUpdateIn
 from casework.views.inputs import MAX_ID
 from casework.views.lifecycle import AssignIn, ReasonIn, StatusIn, TransferIn, UnlinkIn
@@ -245,6 +246,40 @@ def _staff_api() -> dict[str, Any]:
     }
 
 
+def _stats() -> dict[str, Any]:
+    """The reports' figures (formulas and time rules: docs/metrics.md); a unit's staff get their unit's only."""
+    day = {"type": "string", "format": "date"}
+    unit = _query("unit", {"type": "string", "minLength": 1, "maxLength": 64},
+                  "One unit's cases only (a department user: their own, whatever is asked)")
+    figures = {"type": "object", "description": "Counts, rates (null when nothing to divide by) and durations "
+                                                "(median, 90th percentile and mean minutes, clock and working time)"}
+    return {
+        "/api/v1/stats/sla": _staff("get", "slaStats", "SLA figures of a period by unit, field, channel or ward",
+                                    errors=(400,), params=[
+                                        _query("from", day, "First day (Vietnam time), with `to`"),
+                                        _query("to", day, "Last day, included"),
+                                        _query("month", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+                                               "The city's month: 12:00 on the 25th before to 12:00 on the 25th "
+                                               "(default: the current one)"),
+                                        _query("by", {"type": "string", "enum": list(GROUPS), "default": "unit"},
+                                               "The grouping of the rows"),
+                                        unit],
+                                    ok_schema={"type": "object", "properties": {
+                                        "period": {"type": "object"}, "by": {"type": "string"},
+                                        "as_of": {"type": "string", "format": "date-time"},
+                                        "total": figures, "rows": {"type": "array", "items": figures},
+                                        "ranking": {"type": ["object", "null"]}}}),
+        "/api/v1/stats/dti": _staff("get", "dtiStats", "DTI responsiveness figures of a quarter, per unit",
+                                    errors=(400,), params=[
+                                        _query("quarter", {"type": "string", "pattern": "^[0-9]{4}-[Qq][1-4]$"},
+                                               "The calendar quarter, e.g. 2026-Q4 (default: the current one)"),
+                                        unit],
+                                    ok_schema={"type": "object", "properties": {
+                                        "period": {"type": "object"},
+                                        "rows": {"type": "array", "items": {"type": "object"}}}}),
+    }
+
+
 # --- the admin API --------------------------------------------------------------------------------
 
 def _admin(method: str, op_id: str, summary: str, **kwargs: Any) -> dict[str, Any]:
@@ -412,7 +447,7 @@ def document() -> dict[str, Any]:
                            "Errors are `{\"error\": code, \"detail\": ...}` (Open311: its own error list).",
         },
         "tags": [{"name": "public"}, {"name": "staff"}, {"name": "admin"}, {"name": "open311"}],
-        "paths": {**_public(), **_staff_api(), **_admin_api(), **_open311()},
+        "paths": {**_public(), **_staff_api(), **_stats(), **_admin_api(), **_open311()},
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -226,6 +226,10 @@ def legal_work_minutes(clock: Clock, days: int = LEGAL_ANSWER_DAYS) -> float:
     return float(days * clock.day_minutes)
 
 
+async def unit_exists(pool: asyncpg.Pool, code: str) -> bool:
+    return bool(await store.unit_names(pool, [code]))
+
+
 async def _names(pool: asyncpg.Pool, by: str, keys: list[str | None]) -> dict[str | None, tuple[str, str]]:
     codes = [k for k in keys if k is not None]
     if by == "unit":
@@ -251,6 +255,7 @@ async def sla_report(pool: asyncpg.Pool, period: Period, by: str, *, unit: str |
     check_group(by)
     if refresh:
         await store.refresh_facts(pool, clock)
+    now = now.astimezone(UTC)
     as_of = min(period.end, now)
     result = await store.aggregate(pool, by, period.start, period.end, as_of, unit,
                                    legal_work_minutes(clock, legal_answer_days), FORWARD_RULE_MINUTES)

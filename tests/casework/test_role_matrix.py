@@ -70,6 +70,11 @@ ROUTES = [
     Route("POST", "/api/v1/cases/{case_id}/duplicate/confirm", EDITORS, {}),
     Route("POST", "/api/v1/cases/{case_id}/duplicate/unlink", EDITORS, {"reason": "khác địa điểm"}),
     Route("GET", "/api/v1/notifications", allow("department", "other_department", "supervisor", "admin")),
+    # Reports: supervisors and admins see every unit, a unit's staff their own; the centre's agents none.
+    Route("GET", "/api/v1/stats/sla", allow("department", "other_department", "supervisor", "admin"),
+          params={"month": "2026-11", "by": "unit"}),
+    Route("GET", "/api/v1/stats/dti", allow("department", "other_department", "supervisor", "admin"),
+          params={"quarter": "2026-Q4"}),
     Route("PUT", "/api/v1/me/presence", allow("agent", "department", "other_department"), {"available": False}),
     Route("GET", "/api/v1/attachments/{attachment_id}",
           allow("agent", "department", "supervisor", "admin", hidden=("other_department",))),
