@@ -260,6 +260,52 @@ NEAR_MISSES = [
     ("environment", "a landlord complaint, but the problem is the rubbish pile the landlord makes"),
 ]
 
+# Cards added after a set's first draw, in their own random stream so the first cards keep their numbers:
+# English 311 reports are often a category and a place in a few words ("Abandoned vehicle - 12 Le Loi").
+EXTRAS: dict[str, list[tuple[str, str, bool]]] = {
+    "english_311": [
+        ("traffic", "abandoned car on the street for weeks, flat tyres", False),
+        ("traffic", "abandoned motorbike chained to a pole, rusting", False),
+        ("traffic", "a car blocks my driveway / gate every morning", False),
+        ("traffic", "double-parked cars block a lane", False),
+        ("traffic", "stop sign knocked down", False),
+        ("traffic", "traffic signal out at a junction", False),
+        ("urban_order", "graffiti sprayed on a wall", False),
+        ("urban_order", "fly-posting on a utility box", False),
+        ("urban_order", "vendor cart blocks the sidewalk", False),
+        ("environment", "missed trash pickup", False),
+        ("environment", "missed trash pickup, second week", False),
+        ("environment", "illegal dumping of a mattress and sofa (bulk item)", False),
+        ("environment", "fly-tipping in the lane", False),
+        ("environment", "dog fouling on the footpath", False),
+        ("environment", "dead animal in the road", False),
+        ("urban_infrastructure", "pothole", False),
+        ("urban_infrastructure", "pothole, deep, in the bike lane", False),
+        ("urban_infrastructure", "sidewalk repair needed, broken slabs", False),
+        ("urban_infrastructure", "sinkhole opening in the road", True),
+        ("public_lighting", "streetlight out", False),
+        ("public_lighting", "several streetlights out on a block", False),
+        ("public_lighting", "streetlight on during the day", False),
+        ("trees", "tree down blocking the road", True),
+        ("trees", "hanging limb over the sidewalk", False),
+        ("drainage_flooding", "clogged catch basin", False),
+        ("drainage_flooding", "sewer backup in the street", False),
+        ("water_supply", "water main break, water gushing", False),
+        ("water_supply", "no water / low pressure", False),
+        ("noise", "noise complaint: loud party", False),
+        ("noise", "construction after hours", False),
+        ("electricity", "power outage on the block", False),
+        ("electricity", "downed power line", True),
+        ("telecom", "low-hanging cable over the street", False),
+        ("public_transport", "bus stop sign missing", False),
+        ("security", "car break-in, window smashed", False),
+        ("health", "restaurant hygiene, rats in the kitchen", False),
+        ("admin_procedures", "permit application status", False),
+        ("other", "a category with no detail ('General request', 'Other')", False),
+        ("other", "a one-word message or an empty-looking report", False),
+    ],
+}
+
 AGES = ("teenager", "student about 20", "worker about 30", "parent about 40", "shop owner about 50",
         "retired about 65", "very old, about 80, dictating to a grandchild")
 REGIONS = ("Saigon born", "from the Mekong delta", "from Hanoi", "from the north, in Saigon for years",
@@ -379,6 +425,15 @@ def cards(set_name: str, seed: int = SEED) -> list[Card]:
             card.situation = situation
         _dress(card, rng, queues)
         out.append(card)
+    extra_rng = random.Random(f"{seed}:{set_name}:extra")
+    for field_, situation, urgent in EXTRAS.get(set_name, []):
+        out.append(Card(number=len(out) + 1, set=set_name, field=field_, situation=situation,
+                        persona=_persona(extra_rng, set_name), urgent=urgent, lang=plan.lang,
+                        register=extra_rng.choice(("311 app subject line", "311 app short text",
+                                                   "FixMyStreet title and a line")),
+                        length=extra_rng.choice(("2-4 words", "5-10 words")),
+                        notes="a category and a place, as 311 reports are often written; " + extra_rng.choice(
+                            ("set in Ho Chi Minh City", "no place named"))))
     return out
 
 
