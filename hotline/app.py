@@ -17,6 +17,7 @@ import casework.reports.views
 import casework.views
 import channels.telegram.views
 import channels.twilio.views
+import channels.web.stats
 import channels.web.views
 import console.views
 import hotline.openapi
@@ -190,6 +191,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     channels.web.views.setup(app)
+    channels.web.stats.setup(app)
     channels.twilio.views.setup(app)
     channels.telegram.views.setup(app)
     casework.views.setup(app)

@@ -73,6 +73,60 @@ STRINGS: dict[str, dict[str, str]] = {
         "rated_reopened": "Cảm ơn bạn. Hồ sơ đã được mở lại để xử lý tiếp.",
         "rated_too_late": "Cảm ơn bạn, ý kiến đã được ghi nhận. Đã quá 7 ngày kể từ khi trả lời nên hồ sơ "
                           "không được mở lại: vui lòng gửi phản ánh mới nếu vấn đề vẫn còn.",
+        "stats_title": "Thống kê phản ánh, kiến nghị",
+        "stats_intro": "Số liệu tổng hợp hằng tháng của Đường dây nóng 1022: bao nhiêu phản ánh, về lĩnh vực nào, ở "
+                       "phường, xã nào, và các đơn vị giải quyết đúng hạn đến đâu. Trang chỉ có số đếm và tỷ lệ.",
+        "stats_month": "Tháng",
+        "stats_show": "Xem",
+        "stats_current": "đang diễn ra",
+        "stats_period": "Kỳ số liệu",
+        "stats_in_progress": "Tháng chưa kết thúc: số liệu được cập nhật vài phút một lần",
+        "stats_bad_month": "Không có số liệu cho tháng này. Vui lòng chọn một tháng trong danh sách.",
+        "stats_overview": "Tổng quan",
+        "stats_received": "Tiếp nhận",
+        "stats_handled": "Đã giải quyết",
+        "stats_on_time": "Tỷ lệ đúng hạn",
+        "stats_forward_rule": "Chuyển đơn vị trong 5 phút",
+        "stats_online": "Gửi qua kênh trực tuyến",
+        "stats_by_field": "Phản ánh theo lĩnh vực",
+        "stats_reports": "Số phản ánh",
+        "stats_total": "Tổng",
+        "stats_no_data": "Chưa có phản ánh nào trong tháng này.",
+        "stats_by_ward": "Phản ánh theo phường, xã",
+        "stats_ward": "Phường, xã, đặc khu",
+        "stats_map_label": "Bản đồ số phản ánh theo phường, xã; số liệu chi tiết ở bảng ngay sau",
+        "stats_map_note": "Màu càng đậm, phường, xã càng nhiều phản ánh. Bảng dưới đây ghi đủ các số trên bản đồ.",
+        "stats_map_failed": "Không tải được bản đồ; số liệu vẫn đầy đủ trong bảng.",
+        "stats_hidden": "ẩn",
+        "stats_ward_unknown": "Chưa xác định phường, xã",
+        "stats_wards_none": "{n} phường, xã không có phản ánh nào trong tháng.",
+        "stats_wards_hidden": "{n} phường, xã được ghi là “ẩn” (xem phần Về số liệu).",
+        "stats_by_unit": "Tỷ lệ giải quyết đúng hạn theo đơn vị",
+        "stats_unit": "Đơn vị",
+        "stats_interval": "Khoảng tin cậy 95%",
+        "stats_too_few": "chưa đủ số liệu",
+        "stats_units_note": "Tỷ lệ đúng hạn chỉ được tính khi đơn vị đã giải quyết ít nhất {min} hồ sơ trong tháng; "
+                            "đơn vị ít hồ sơ hơn được ghi “chưa đủ số liệu”.",
+        "stats_compare_title": "So sánh các đơn vị có quy mô khác nhau",
+        "stats_compare_text": "Hãy thận trọng khi so sánh các đơn vị. Ở một đơn vị chỉ giải quyết vài chục hồ sơ, "
+                              "thêm hay bớt một hồ sơ trễ hạn làm tỷ lệ thay đổi vài điểm phần trăm; ở đơn vị giải "
+                              "quyết hàng nghìn hồ sơ thì gần như không đổi. Vì vậy tỷ lệ chỉ được tính từ {min} hồ "
+                              "sơ đã giải quyết, và mỗi tỷ lệ kèm khoảng tin cậy 95%: khi khoảng của hai đơn vị "
+                              "chồng lên nhau, chênh lệch giữa hai tỷ lệ có thể chỉ là ngẫu nhiên. Các đơn vị cũng "
+                              "nhận những việc khác nhau, với thời hạn và độ khó khác nhau (một sự cố mất điện khác "
+                              "một hồ sơ đất đai), nên tỷ lệ đúng hạn không phải là thước đo duy nhất của chất "
+                              "lượng giải quyết.",
+        "stats_about_title": "Về số liệu",
+        "stats_about_text": "Tháng số liệu của thành phố bắt đầu lúc 12:00 ngày 25 tháng trước và kết thúc lúc "
+                            "12:00 ngày 25. Phản ánh được tính vào tháng tiếp nhận; phản ánh trùng lặp không được "
+                            "tính. “Đã giải quyết” và “đúng hạn” được xét tại thời điểm cuối tháng, theo thời hạn "
+                            "áp dụng cho từng hồ sơ. Trang này chỉ có số đếm và tỷ lệ: không có nội dung phản ánh, "
+                            "mã hồ sơ, vị trí hay thông tin của bất kỳ người nào.",
+        "stats_small_text": "Để không ai bị nhận ra qua số liệu, phường, xã (và đơn vị) có từ 1 đến {small_less} "
+                            "phản ánh trong tháng được ghi là “ẩn”; nếu chỉ có một ô như vậy, ô nhỏ nhất kế tiếp "
+                            "cũng được ẩn, để không thể suy ra số bị ẩn bằng cách lấy tổng trừ đi các ô còn lại. "
+                            "Số liệu theo lĩnh vực là của cả thành phố nên được công bố đầy đủ.",
+        "stats_data": "Tải số liệu của tháng (JSON)",
     },
     "en": {
         "site": "1022 Hotline – Ho Chi Minh City",
@@ -143,6 +197,59 @@ STRINGS: dict[str, dict[str, str]] = {
         "rated_reopened": "Thank you. The case has been reopened.",
         "rated_too_late": "Thank you, your feedback is recorded. The answer is more than 7 days old, so the case "
                           "is not reopened: please send a new report if the problem persists.",
+        "stats_title": "Reports and suggestions: statistics",
+        "stats_intro": "The 1022 Hotline's monthly figures: how many reports, about what, from which wards, and how "
+                       "often the units answer on time. This page holds counts and rates only.",
+        "stats_month": "Month",
+        "stats_show": "Show",
+        "stats_current": "in progress",
+        "stats_period": "Period",
+        "stats_in_progress": "The month is not over: the figures are updated every few minutes",
+        "stats_bad_month": "There are no figures for that month. Please choose a month from the list.",
+        "stats_overview": "Overview",
+        "stats_received": "Received",
+        "stats_handled": "Handled",
+        "stats_on_time": "On-time rate",
+        "stats_forward_rule": "Forwarded to a unit within 5 minutes",
+        "stats_online": "Sent through online channels",
+        "stats_by_field": "Reports by field",
+        "stats_reports": "Reports",
+        "stats_total": "Total",
+        "stats_no_data": "No reports in this month yet.",
+        "stats_by_ward": "Reports by ward",
+        "stats_ward": "Ward, commune, special zone",
+        "stats_map_label": "Map of reports by ward; the table right after it holds the figures",
+        "stats_map_note": "The darker a ward, the more reports it sent. The table below holds every figure on the map.",
+        "stats_map_failed": "The map could not load; the table still holds every figure.",
+        "stats_hidden": "hidden",
+        "stats_ward_unknown": "Ward not known",
+        "stats_wards_none": "{n} wards had no reports this month.",
+        "stats_wards_hidden": "{n} wards are shown as “hidden” (see About the figures).",
+        "stats_by_unit": "On-time rate by unit",
+        "stats_unit": "Unit",
+        "stats_interval": "95% confidence interval",
+        "stats_too_few": "too few cases",
+        "stats_units_note": "A unit's on-time rate is given once it has handled at least {min} cases in the month; "
+                            "units with fewer show “too few cases”.",
+        "stats_compare_title": "Comparing units of different size",
+        "stats_compare_text": "Compare units with care. For a unit that handles a few dozen cases, one late case more "
+                              "or less moves its rate by several points; for a unit that handles thousands it hardly "
+                              "moves at all. So a rate is given only from {min} handled cases, and each comes with "
+                              "its 95% confidence interval: when two units' intervals overlap, the gap between their "
+                              "rates may be chance alone. Units also receive different work, with different "
+                              "deadlines and difficulty (a power cut is not a land dispute), so the on-time rate is "
+                              "not the only measure of how well a unit answers.",
+        "stats_about_title": "About the figures",
+        "stats_about_text": "The city's reporting month runs from 12:00 on the 25th of one month to 12:00 on the 25th "
+                            "of the next. A report counts in the month it was received; duplicates are not counted. "
+                            "“Handled” and “on time” are taken as of the month's end, against each case's own "
+                            "deadline. This page holds counts and rates only: no report's text, case code, location "
+                            "or anything about any person.",
+        "stats_small_text": "So that nobody can be recognised from the figures, wards (and units) with 1 to "
+                            "{small_less} reports in the month are shown as “hidden”; when only one is, the next "
+                            "smallest is hidden too, so the hidden count cannot be worked out from the total minus "
+                            "the others. Figures by field cover the whole city and are given in full.",
+        "stats_data": "Download the month's figures (JSON)",
     },
 }
 
