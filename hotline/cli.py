@@ -235,6 +235,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from classifier.predict import load_model
     from classifier.training import DEFAULT_MODEL
 
+    if args.sets is not None:
+        return _eval_sets(args)
+    if args.file is None:
+        print("error: give a JSONL file to score, or --sets for the evaluation sets", file=sys.stderr)
+        return 2
     path = Path(args.model) if args.model else DEFAULT_MODEL
     try:
         examples = list(read_jsonl(Path(args.file)))
@@ -246,6 +251,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.plot:
         report.plot(Path(args.plot))
         print(f"confusion matrix written to {args.plot}")
+    return 0
+
+
+def _eval_sets(args: argparse.Namespace) -> int:
+    """`hotline eval --sets`: the evaluation sets unlike the corpus, a row per set and one for them all."""
+    import json
+
+    from classifier import evalsets
+    from classifier.predict import load_model
+    from classifier.training import DEFAULT_MODEL
+
+    if args.file is not None:
+        print("error: give a file or --sets, not both", file=sys.stderr)
+        return 2
+    path = Path(args.model) if args.model else DEFAULT_MODEL
+    if not path.exists():
+        print(f"error: no model at {path}; build one with `hotline train`", file=sys.stderr)
+        return 2
+    try:
+        sets = evalsets.load(args.sets or evalsets.SETS)
+    except (OSError, evalsets.EvalSetError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    report = evalsets.report(load_model(path, with_entities=False), sets,
+                             half=None if args.half == "all" else args.half)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        print(report.table(reliability=args.reliability))
     return 0
 
 
@@ -645,8 +679,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--with-corrections", action="store_true", help="add the field corrections staff made on cases")
     p.add_argument("--output", help="where to write the model (default classifier/build/model.pkl)")
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("eval", help="score the classifier on a JSONL file of {text, field}")
-    p.add_argument("file")
+    p = sub.add_parser("eval", help="score the classifier on a JSONL file of {text, field}, or on the evaluation sets")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--sets", nargs="*", metavar="SET", help="score on the evaluation sets unlike the corpus"
+                   " (classifier/data/eval/: all of them, or the ones named): a row per set and one overall")
+    p.add_argument("--half", choices=("dev", "test", "all"), default="test",
+                   help="with --sets: which half (default test; tune on dev only)")
+    p.add_argument("--reliability", action="store_true", help="with --sets: a reliability table for every set")
+    p.add_argument("--json", action="store_true", help="with --sets: the report as JSON")
     p.add_argument("--model")
     p.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix")
     p.set_defaults(func=cmd_eval)
