@@ -82,7 +82,7 @@ def local_day(now: datetime) -> Day:
 
 
 async def open_board(conn: asyncpg.Connection) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """The queue sizes and the deadlines by unit, from one pass over the open cases (an index-only scan)."""
+    """The queue sizes and the deadlines by unit, from the open cases' counters (migration 0017)."""
     rows = await board_store.open_groups(conn)
     queue_sizes = {"triage": 0, "forwarded_not_accepted": 0, "in_progress": 0, "reopened": 0, "received": 0}
     units: dict[str | None, dict[str, Any]] = {}
@@ -91,16 +91,12 @@ async def open_board(conn: asyncpg.Connection) -> tuple[dict[str, int], list[dic
         key = "forwarded_not_accepted" if r["status"] == "forwarded" else r["status"]
         if r["status"] != "forwarded" or r["unaccepted"]:
             queue_sizes[key] += n
-        unit = units.setdefault(r["department"], {"unit": r["department"], "at_risk": 0, "overdue": 0, "open": 0})
+        unit = units.setdefault(r["department"], {"unit": r["department"], "at_risk": 0, "overdue": 0, "open": 0,
+                                                  "name_vi": r["name_vi"], "name_en": r["name_en"]})
         unit["open"] += n
         if r["sla_state"] in ("at_risk", "overdue"):
             unit[r["sla_state"]] += n
-    names = {r["code"]: (r["name_vi"], r["name_en"])
-             for r in await board_store.unit_names(conn, [u for u in units if u])}
-    deadlines = []
-    for code, unit in units.items():
-        name_vi, name_en = names.get(code, (None, None)) if code else (None, None)
-        deadlines.append({**unit, "name_vi": name_vi, "name_en": name_en})
+    deadlines = list(units.values())
     # The most overdue first, then the most at risk; units by code, cases without a unit first among equals.
     deadlines.sort(key=lambda u: (-u["overdue"], -u["at_risk"], u["unit"] is not None, u["unit"] or ""))
     return queue_sizes, deadlines
@@ -108,23 +104,21 @@ async def open_board(conn: asyncpg.Connection) -> tuple[dict[str, int], list[dic
 
 async def staff_load(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     """Staff who are available now, with their open assigned cases against their capacity."""
-    rows = await board_store.available_staff(conn)
-    load = await board_store.open_load(conn, [r["id"] for r in rows])
     return [{"id": r["id"], "username": r["username"], "name": r["display_name"], "role": r["role"],
-             "unit": r["department"], "capacity": r["capacity"], "open": load.get(r["id"], 0),
-             "last_seen_at": rfc3339(r["last_seen_at"]) if r["last_seen_at"] else None} for r in rows]
+             "unit": r["department"], "capacity": r["capacity"], "open": r["open"],
+             "last_seen_at": rfc3339(r["last_seen_at"]) if r["last_seen_at"] else None}
+            for r in await board_store.available_staff(conn)]
 
 
 async def intake_today(conn: asyncpg.Connection, day: Day) -> dict[str, Any]:
-    """Today's cases by channel and by field, and the 5-minute forwarding rule."""
-    by_channel = await board_store.intake_by(conn, "channel", day.start, day.end)
-    by_field = await board_store.intake_by(conn, "field", day.start, day.end)
-    rule = await board_store.forwarding_rule(conn, day.start, day.end, FORWARD_WITHIN)
-    total = rule["total"]
+    """Today's cases by channel and by field, and the 5-minute forwarding rule (one query)."""
+    rows = await board_store.intake(conn, day.start, day.end, FORWARD_WITHIN)
+    rule = next(r for r in rows if r["kind"] == "total")
+    total = rule["n"]
     return {
         "total": total,
-        "by_channel": [{"channel": r["channel"], "count": r["n"]} for r in by_channel],
-        "by_field": [{"field": r["field"], "count": r["n"]} for r in by_field],
+        "by_channel": [{"channel": r["channel"], "count": r["n"]} for r in rows if r["kind"] == "channel"],
+        "by_field": [{"field": r["field"], "count": r["n"]} for r in rows if r["kind"] == "field"],
         "forwarding": {
             "within_minutes": int(FORWARD_WITHIN.total_seconds() // 60),
             "within": rule["within"], "later": rule["later"], "not_forwarded": rule["not_forwarded"],

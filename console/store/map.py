@@ -6,12 +6,13 @@ from typing import Any
 
 import asyncpg
 
-from kernel.cases import OPEN_STATUSES
+from kernel.cases import OPEN_SQL
 
 
 def _where(department: str | None, field: str | None) -> tuple[str, list[Any]]:
-    clauses = ["c.status = ANY($1::text[])"]
-    args: list[Any] = [list(OPEN_STATUSES)]
+    # The open statuses as literals: the partial indexes (migration 0016) serve only a predicate they imply.
+    clauses = [f"c.status IN {OPEN_SQL}"]
+    args: list[Any] = []
     if department is not None:
         args.append(department)
         clauses.append(f"c.department = ${len(args)}")
@@ -23,7 +24,7 @@ def _where(department: str | None, field: str | None) -> tuple[str, list[Any]]:
 
 async def open_points(conn: asyncpg.Connection, department: str | None, field: str | None,
                       limit: int) -> list[asyncpg.Record]:
-    """Open cases with a point, newest first."""
+    """Open cases with a point, newest first (an index-only scan of cases_open_located[_all])."""
     where, args = _where(department, field)
     args.append(limit)
     return await conn.fetch(
@@ -37,8 +38,23 @@ async def open_points(conn: asyncpg.Connection, department: str | None, field: s
 async def open_counts_by_ward(conn: asyncpg.Connection, department: str | None,
                               field: str | None) -> list[asyncpg.Record]:
     """Open cases per ward (cases without a ward are counted under NULL)."""
-    where, args = _where(department, field)
+    if department is None:
+        return await _all_units_by_ward(conn, field)
+    where, args = _where(department, field)  # one unit's open cases: a range of cases_open_board
     return await conn.fetch(
         f"SELECT c.ward_code, count(*) AS open FROM cases c WHERE {where} GROUP BY c.ward_code ORDER BY c.ward_code",
         *args,
+    )
+
+
+async def _all_units_by_ward(conn: asyncpg.Connection, field: str | None) -> list[asyncpg.Record]:
+    """Every unit's open cases per ward, from the counters of migration 0017 (exact: rollup + pending deltas)."""
+    await conn.execute("SELECT console_fold_open_counts()")
+    return await conn.fetch(
+        "SELECT ward_code, sum(n)::bigint AS open FROM ("
+        " SELECT ward_code, field, n FROM console_open_wards"
+        " UNION ALL SELECT ward_code, field, n FROM console_open_deltas) o"
+        " WHERE $1::text IS NULL OR field = $1"
+        " GROUP BY ward_code HAVING sum(n) <> 0 ORDER BY ward_code",
+        field,
     )

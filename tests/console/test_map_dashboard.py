@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,8 @@ from shapely.geometry import shape
 
 from console import dashboard, wards
 from console import map as console_map
+from console.store import dashboard as board_store
+from console.store import map as map_store
 from kernel.http import SERVICES
 from kernel.time import FixedClock
 from tests.conftest import auth
@@ -199,3 +202,126 @@ async def test_dashboard_page_refuses_an_agent_and_sends_strangers_to_sign_in(co
     assert stranger.status == 303 and stranger.headers["Location"].startswith("/console/login")
     await sign_in(console_client, "agent")
     assert (await console_client.get("/console/dashboard")).status == 403
+
+
+# The open-case counters of migration 0017: rollups kept by triggers, read with the deltas not yet folded in.
+OPEN = ("received", "triage", "forwarded", "in_progress", "reopened")
+STATUSES = (*OPEN, "answered", "closed", "duplicate")
+UNITS = (None, "so-xay-dung", "evn-hcmc", "ubnd-ben-thanh")
+WARDS = (None, BEN_THANH, SAI_GON)
+FIELDS = (None, "drainage", "electricity")
+SLA_STATES = ("ok", "at_risk", "overdue")
+
+
+async def assert_counters_exact(conn) -> None:
+    """The map's counts (all units; all fields and each one), the dashboard's groups and each available person's
+    open cases equal a fresh count."""
+    for field in FIELDS[1:] + (None,):
+        fresh = await conn.fetch(
+            "SELECT ward_code, count(*) AS open FROM cases WHERE status = ANY($1::text[])"
+            " AND ($2::text IS NULL OR field = $2) GROUP BY ward_code ORDER BY ward_code", list(OPEN), field)
+        kept = await map_store.open_counts_by_ward(conn, None, field)
+        assert [tuple(r) for r in kept] == [tuple(r) for r in fresh], field
+    fresh_groups = await conn.fetch(
+        "SELECT department, status, sla_state, accepted_at IS NULL AS unaccepted, count(*) AS n FROM cases"
+        " WHERE status = ANY($1::text[]) GROUP BY 1, 2, 3, 4", list(OPEN))
+    kept_groups = await board_store.open_groups(conn)
+    key = ("department", "status", "sla_state", "unaccepted", "n")
+    assert sorted((tuple(r[k] for k in key) for r in kept_groups), key=repr) == \
+        sorted((tuple(r) for r in fresh_groups), key=repr)
+    fresh_load = await conn.fetch(
+        "SELECT u.id, count(c.id) AS open FROM staff_users u LEFT JOIN cases c ON c.assignee = u.id"
+        " AND c.status = ANY($1::text[]) WHERE u.active AND u.available GROUP BY u.id ORDER BY u.id", list(OPEN))
+    kept_load = sorted((r["id"], r["open"]) for r in await board_store.available_staff(conn))
+    assert kept_load == [tuple(r) for r in fresh_load]
+
+
+async def test_open_counters_equal_a_fresh_count_through_every_kind_of_change(pool, units):
+    rng = random.Random(1022)  # a fixed sequence: the same 300 changes on every run
+    people = [await pool.fetchval("INSERT INTO staff_users (username, display_name, role, available)"
+                                  " VALUES ($1, $1, 'agent', true) RETURNING id", f"agent-{i}") for i in range(3)]
+    async with pool.acquire() as conn:
+        ids: list[int] = []
+        for step in range(300):
+            op = rng.choice(["insert", "insert", "update", "update", "update", "bulk", "delete", "rollback", "fold"])
+            if op == "insert" or not ids:
+                ids.append(await add_case(pool, step, status=rng.choice(STATUSES), department=rng.choice(UNITS),
+                                          ward=rng.choice(WARDS), field=rng.choice(FIELDS),
+                                          sla_state=rng.choice(SLA_STATES), accepted=rng.random() < 0.3,
+                                          assignee=rng.choice([None, *people])))
+            elif op == "update":
+                column, value = rng.choice([("status", STATUSES), ("department", UNITS), ("ward_code", WARDS),
+                                            ("field", FIELDS), ("sla_state", SLA_STATES),
+                                            ("accepted_at", (None, NOW)), ("assignee", (None, *people)),
+                                            ("description", ("Cống mất nắp",))])
+                await conn.execute(f"UPDATE cases SET {column} = $2 WHERE id = $1", rng.choice(ids),
+                                   rng.choice(value))
+            elif op == "bulk":  # one statement over many rows, as the escalation job moves deadlines
+                await conn.execute("UPDATE cases SET sla_state = $1, status = CASE WHEN id % 3 = 0 THEN $2"
+                                   " ELSE status END WHERE id % $3 = 0", rng.choice(SLA_STATES),
+                                   rng.choice(STATUSES), rng.randint(2, 5))
+            elif op == "delete":
+                await conn.execute("DELETE FROM cases WHERE id = $1", ids.pop(rng.randrange(len(ids))))
+            elif op == "rollback":  # a change that never commits leaves no delta behind
+                tx = conn.transaction()
+                await tx.start()
+                await conn.execute("UPDATE cases SET status = 'closed', department = NULL WHERE id = ANY($1::bigint[])",
+                                   ids)
+                await tx.rollback()
+            else:
+                await conn.execute("SELECT console_fold_open_counts()")
+            if step % 10 == 9:
+                await assert_counters_exact(conn)
+        await assert_counters_exact(conn)
+        assert await conn.fetchval("SELECT count(*) FROM console_open_deltas") == 0  # the reads folded them
+        assert await conn.fetchval("SELECT count(*) FROM console_open_wards WHERE n <= 0") == 0
+        assert await conn.fetchval("SELECT count(*) FROM console_open_assignees") > 0  # the load was counted
+
+
+async def test_open_counters_read_each_snapshot_exactly_while_others_write_and_fold(pool, units):
+    await add_case(pool, 1, status="triage", ward=BEN_THANH)
+    async with pool.acquire() as reader, pool.acquire() as writer:
+        await assert_counters_exact(reader)
+        async with writer.transaction():  # not committed yet: the reader neither sees the change nor its deltas
+            await writer.execute("UPDATE cases SET status = 'closed'")
+            await add_case(writer, 2, status="forwarded", department="evn-hcmc", ward=SAI_GON)
+            await assert_counters_exact(reader)
+            assert [(r["ward_code"], r["open"]) for r in await map_store.open_counts_by_ward(reader, None, None)] \
+                == [(BEN_THANH, 1)]
+        assert [(r["ward_code"], r["open"]) for r in await map_store.open_counts_by_ward(reader, None, None)] \
+            == [(SAI_GON, 1)]
+        await add_case(pool, 3, status="received")
+        async with writer.transaction():  # a fold under way elsewhere: this read skips folding and adds the deltas
+            await writer.execute("SELECT pg_advisory_xact_lock(10220017)")
+            assert await reader.fetchval("SELECT console_fold_open_counts()") == 0
+            assert await reader.fetchval("SELECT count(*) FROM console_open_deltas") > 0
+            await assert_counters_exact(reader)
+            assert (await map_data_open(reader)) == 2
+        await assert_counters_exact(reader)
+
+
+async def map_data_open(conn) -> int:
+    return (await console_map.map_data(conn, console_map.MapScope()))["open"]
+
+
+async def test_open_counters_are_emptied_with_the_cases_and_rebuilt_after_a_load_without_triggers(pool, units):
+    agent_id = await pool.fetchval("INSERT INTO staff_users (username, display_name, role, available)"
+                                   " VALUES ('agent', 'Agent', 'agent', true) RETURNING id")
+    await add_case(pool, 1, status="triage", ward=BEN_THANH, assignee=agent_id)
+    await pool.execute("SELECT console_fold_open_counts()")
+    assert await pool.fetchval("SELECT n FROM console_open_assignees WHERE assignee = $1", agent_id) == 1
+    await pool.execute("TRUNCATE cases CASCADE")
+    assert await pool.fetchval("SELECT (SELECT count(*) FROM console_open_wards)"
+                               " + (SELECT count(*) FROM console_open_units)"
+                               " + (SELECT count(*) FROM console_open_assignees)"
+                               " + (SELECT count(*) FROM console_open_deltas)") == 0
+    async with pool.acquire() as conn:
+        async with conn.transaction():  # as bench/console.py loads: the triggers off
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await add_case(conn, 2, status="forwarded", department="so-xay-dung", ward=SAI_GON, field="drainage",
+                           assignee=agent_id)
+            await add_case(conn, 3, status="closed", ward=SAI_GON)
+        assert await map_data_open(conn) == 0  # what the counters cannot know
+        await conn.execute("SELECT console_rebuild_open_counts()")
+        assert await map_data_open(conn) == 1
+        await assert_counters_exact(conn)
