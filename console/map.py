@@ -1,8 +1,9 @@
 """The map: open cases as points over the ward boundaries, and open cases counted per ward.
 
-    GET /console/map              the page (Leaflet, no tiles: the wards are the only base layer)
-    GET /console/map/data.json    open cases with a point, counts per ward; a unit sees its own cases
-    GET /console/wards.geojson    the 168 wards (console/wards.py), cached in memory
+    GET /console/map                   the page (Leaflet, no tiles: the wards are the only base layer)
+    GET /console/map/data.json         open cases with a point, counts per ward; a unit sees its own cases
+    GET /console/wards.geojson         the 168 wards (console/wards.py), cached in memory
+    GET /console/wards/{code}.geojson  one ward's outline as a Feature (the case page's small map)
 
 Any staff role may look; a department's staff see only their unit's cases. Supervisors, admins and agents
 may narrow to one unit with ?unit=, and anyone to one field with ?field=. Every figure is live: the counts of
@@ -22,7 +23,7 @@ from console import wards
 from console.store import map as map_store
 from kernel.actors import Actor
 from kernel.auth import staff_actor
-from kernel.errors import BadRequest, HotlineError
+from kernel.errors import BadRequest, HotlineError, NotFound
 from kernel.http import SERVICES, json_response
 
 MAX_POINTS = 5000  # newest first; the counts per ward cover every open case
@@ -116,17 +117,33 @@ async def data_view(request: web.Request) -> web.Response:
     return response
 
 
+def _geojson(request: web.Request, layer: wards.WardLayer) -> web.Response:
+    """The layer's bytes, gzipped when the client takes it; kept a day by the browser (boundaries rarely move)."""
+    headers = {"Cache-Control": "private, max-age=86400", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=layer.gzipped, content_type="application/geo+json", headers=headers)
+    return web.Response(body=layer.body, content_type="application/geo+json", headers=headers)
+
+
 async def wards_view(request: web.Request) -> web.Response:
     await staff_actor(request)
     try:
         layer = await wards.ward_layer()
     except wards.NoBoundaries as e:
         raise ServiceUnavailable("the ward boundaries are not built (make gazetteer)") from e
-    headers = {"Cache-Control": "private, max-age=86400", "Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return web.Response(body=layer.gzipped, content_type="application/geo+json", headers=headers)
-    return web.Response(body=layer.body, content_type="application/geo+json", headers=headers)
+    return _geojson(request, layer)
+
+
+async def ward_view(request: web.Request) -> web.Response:
+    await staff_actor(request)
+    try:
+        outline = await wards.ward_outline(request.match_info["ward_code"])
+    except wards.NoBoundaries as e:
+        raise ServiceUnavailable("the ward boundaries are not built (make gazetteer)") from e
+    if outline is None:
+        raise NotFound("no such ward")
+    return _geojson(request, outline)
 
 
 async def page_view(request: web.Request) -> web.Response:
@@ -144,3 +161,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console/map", page_view)
     app.router.add_get("/console/map/data.json", data_view)
     app.router.add_get("/console/wards.geojson", wards_view)
+    app.router.add_get("/console/wards/{ward_code}.geojson", ward_view)

@@ -4,8 +4,8 @@ Names come from the geocoder's ward list (a package data file). The polygons com
 geocoder builds (`make gazetteer`, git-ignored: the shared administrative-unit data is GPL and stays outside
 this repository); when that artifact is missing or names-only, the geocoder's own reader builds the shapes
 from the shared data folder. They are simplified once more (coverage simplification at TOLERANCE_M, so shared
-borders stay shared), rounded to about a metre and kept in memory, gzipped, for the life of the process.
-Nothing is downloaded.
+borders stay shared), rounded to about a metre and kept in memory, gzipped, for the life of the process: the
+whole layer for the map, and each ward's Feature on its own for the case page. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -111,6 +111,30 @@ async def ward_layer() -> WardLayer:
             _layer.append(layer)
             log.info("ward layer built: %d wards, %d bytes", layer.features, len(layer.body))
     return _layer[0]
+
+
+def split_layer(layer: WardLayer) -> dict[str, WardLayer]:
+    """One GeoJSON Feature per ward, by code, each with its gzipped bytes (for the case page's single outline)."""
+    outlines = {}
+    for feature in json.loads(layer.body)["features"]:
+        body = json.dumps(feature, ensure_ascii=False, separators=(",", ":")).encode()
+        outlines[feature["properties"]["code"]] = WardLayer(body=body, gzipped=gzip.compress(body, 6, mtime=0),
+                                                            features=1)
+    return outlines
+
+
+_outlines: dict[str, WardLayer] = {}  # split from the layer once per process
+
+
+async def ward_outline(code: str) -> WardLayer | None:
+    """One ward's Feature; None for a code that is no ward (known without building anything)."""
+    if code not in wards():
+        return None
+    if not _outlines:
+        outlines = await asyncio.to_thread(split_layer, await ward_layer())
+        if not _outlines:  # two first requests may both split it: keep one
+            _outlines.update(outlines)
+    return _outlines.get(code)
 
 
 @functools.cache

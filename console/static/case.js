@@ -39,11 +39,8 @@
     if (ward) {
       fetch(mapBox.getAttribute("data-wards-url"), {credentials: "same-origin"})
         .then(function (resp) { if (!resp.ok) throw new Error(String(resp.status)); return resp.json(); })
-        .then(function (geo) {
-          var feature = (geo.features || []).filter(function (f) {
-            return f.properties && String(f.properties.code) === ward;
-          })[0];
-          if (!feature) return;
+        .then(function (feature) {  // the ward's own Feature, not the whole layer
+          if (!feature || !feature.properties || String(feature.properties.code) !== ward) return;
           var outline = L.geoJSON(feature, {style: {color: "#1565c0", weight: 2, fillColor: "#1565c0",
                                                      fillOpacity: 0.08}}).addTo(map);
           outline.bringToBack();
