@@ -58,12 +58,13 @@ ROUTES: dict[tuple[str, str], str] = {
     ("HEAD", "/api/v1/reports/{code}"): "lookup",
     ("GET", "/track/{code}"): "lookup",
     ("HEAD", "/track/{code}"): "lookup",
+    ("POST", "/track/{code}/rate"): "lookup",
     ("POST", "/api/v1/session"): "login",
     ("POST", "/console/login"): "login",
     ("POST", "/open311/v2/requests.{format}"): "open311",
 }
 # Pages a browser shows: they get a small HTML page rather than JSON.
-PAGES = frozenset({"/report", "/track/{code}", "/console/login"})
+PAGES = frozenset({"/report", "/track/{code}", "/track/{code}/rate", "/console/login"})
 KEY_PREFIX = "hotline:ratelimit"
 # A Redis that hangs must not keep the limits on stale counts for long either.
 REDIS_TIMEOUT_SECONDS = 0.5
