@@ -425,6 +425,122 @@ def cmd_report_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+REPORT_OPTIONS = {"month": "--month", "from": "--from", "to": "--to", "quarter": "--quarter", "unit": "--unit",
+                  "by": "--by", "format": "--format", "lang": "--lang"}
+
+
+def _refused(e: Exception) -> int:
+    """A report request refused (kernel BadRequest): the option and why, exit code 2."""
+    detail = getattr(e, "detail", None)
+    if isinstance(detail, dict) and "message" in detail:
+        option = REPORT_OPTIONS.get(str(detail.get("field")), str(detail.get("field")))
+        print(f"error: {option}: {detail['message']}", file=sys.stderr)
+    else:
+        print(f"error: {detail}", file=sys.stderr)
+    return 2
+
+
+def _binary_to_terminal(fmt: str, output: str | None) -> bool:
+    from casework.reports.exports import BINARY
+
+    if fmt in BINARY and output is None and sys.stdout.isatty():
+        print(f"error: {fmt} is a binary file: give --output FILE (or send stdout to a file or a pipe)",
+              file=sys.stderr)
+        return True
+    return False
+
+
+def _write_report(data: bytes, fmt: str, output: str | None) -> int:
+    if output is None:
+        sys.stdout.buffer.write(data + (b"\n" if fmt == "json" else b""))
+        sys.stdout.flush()
+        return 0
+    try:
+        Path(output).write_bytes(data)
+    except OSError as e:
+        print(f"error: cannot write {output}: {e.strerror or type(e).__name__}", file=sys.stderr)
+        return 2
+    print(f"{output}: {fmt}, {len(data):,} bytes")
+    return 0
+
+
+async def _report_calendar(pool):  # noqa: ANN001, ANN202 - the router's calendar (routing.calendar.Clock)
+    from hotline.services import load_router
+    from routing import store as routing_store
+
+    async with pool.acquire() as conn:
+        router = await load_router(conn, await routing_store.version(conn))
+    return router.calendar
+
+
+async def _check_unit(pool, unit: str | None) -> None:  # noqa: ANN001 - an asyncpg pool
+    from casework.reports import sla
+    from kernel.errors import BadRequest
+
+    if unit is not None and not await sla.unit_exists(pool, unit):
+        raise BadRequest({"field": "unit", "message": f"no unit {unit!r}"})
+
+
+def cmd_report_sla(args: argparse.Namespace) -> int:
+    from casework.reports import exports, periods, sla
+    from kernel.errors import BadRequest
+    from kernel.time import utc_now
+
+    if _binary_to_terminal(args.format, args.output):
+        return 2
+    now = utc_now()
+    try:  # a bad month or date is refused before any server is started
+        period = periods.sla_period(month=args.month, date_from=args.date_from, date_to=args.date_to, now=now)
+    except BadRequest as e:
+        return _refused(e)
+    settings = _settings(args)
+
+    async def work(pool) -> bytes:  # noqa: ANN001
+        await _check_unit(pool, args.unit)
+        calendar = await _report_calendar(pool)
+        days = settings.legal_answer_days
+        report = await sla.sla_report(pool, period, args.by, unit=args.unit, clock=calendar, now=now,
+                                      legal_answer_days=days)
+        channels = None
+        if args.format == "pdf" and args.by != "channel":  # the PDF's intake-by-channel chart
+            channels = await sla.sla_report(pool, period, "channel", unit=args.unit, clock=calendar, now=now,
+                                            legal_answer_days=days, refresh=False)
+        return exports.sla_export(report, args.format, lang=args.lang, channels=channels)
+
+    try:
+        data = asyncio.run(_with_pool(settings, work))
+    except BadRequest as e:
+        return _refused(e)
+    return _write_report(data, args.format, args.output)
+
+
+def cmd_report_dti(args: argparse.Namespace) -> int:
+    from casework.reports import exports, periods, sla
+    from kernel.errors import BadRequest
+    from kernel.time import utc_now
+
+    if _binary_to_terminal(args.format, args.output):
+        return 2
+    now = utc_now()
+    try:
+        period = periods.dti_period(quarter_text=args.quarter, now=now)
+    except BadRequest as e:
+        return _refused(e)
+    settings = _settings(args)
+
+    async def work(pool) -> bytes:  # noqa: ANN001
+        await _check_unit(pool, args.unit)
+        rows = await sla.dti_report(pool, period, unit=args.unit, clock=await _report_calendar(pool), now=now,
+                                    legal_answer_days=settings.legal_answer_days)
+        return exports.dti_export(rows, period, args.format, computed_at=now, unit=args.unit, lang=args.lang)
+
+    try:
+        data = asyncio.run(_with_pool(settings, work))
+    except BadRequest as e:
+        return _refused(e)
+    return _write_report(data, args.format, args.output)
+
+
 def _twilio_account(settings: Settings) -> bool:
     if settings.twilio_enabled:
         return True
@@ -642,6 +758,14 @@ def cmd_telegram_poll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--unit", metavar="CODE", help="that unit's cases only")
+    p.add_argument("--format", choices=["json", "csv", "xlsx", "pdf"], default="json",
+                   help="json (default, as the API), csv, xlsx, or pdf (the monthly report to the city's leaders)")
+    p.add_argument("--lang", choices=["vi", "en"], default="vi", help="the language of csv, xlsx and pdf")
+    p.add_argument("--output", metavar="FILE", help="write here (default: stdout; xlsx and pdf not to a terminal)")
+
+
 def _use_uvloop() -> None:
     try:
         import uvloop
@@ -726,6 +850,18 @@ def build_parser() -> argparse.ArgumentParser:
         dest="report_command", required=True)
     p = report.add_parser("rebuild", help="compute every case's report facts again (after a calendar change)")
     p.set_defaults(func=cmd_report_rebuild)
+    p = report.add_parser("sla", help="the SLA report of a month or a date range, by unit, field, channel or ward")
+    p.add_argument("--month", help="the city's month YYYY-MM: 12:00 on the 25th before to 12:00 on the 25th"
+                                   " (default: the current one)")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="the first day (with --to)")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="the last day, included (with --from)")
+    p.add_argument("--by", choices=["unit", "field", "channel", "ward"], default="unit")
+    _report_arguments(p)
+    p.set_defaults(func=cmd_report_sla)
+    p = report.add_parser("dti", help="the DTI responsiveness figures of a quarter: the city, then each unit")
+    p.add_argument("--quarter", metavar="YYYY-Qn", help="e.g. 2026-Q4 (default: the current quarter)")
+    _report_arguments(p)
+    p.set_defaults(func=cmd_report_dti)
 
     users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
     p = users.add_parser("create", help="create a user and print an API token; password from stdin")
