@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -73,6 +75,9 @@ class Services:
     jobs: WorkSignals
     adapters: dict[str, ChannelAdapter] = field(default_factory=dict)
     clock: Clock = utc_now
+    # The live model file a processing process watches, and what it was when loaded (see refresh_classifier).
+    model_file: Path | None = None
+    model_stamp: tuple[int, int, int] | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, processing: bool = True) -> Services:
@@ -83,11 +88,15 @@ class Services:
         redis = await create_redis_pool(redis_settings(settings))
         jobs = WorkSignals(pool, background=settings.intake_enqueue == "background")
         jobs.start()
+        model_file = live_model_file(settings) if processing else None
+        stamp = file_stamp(model_file)  # before loading: a file replaced meanwhile is loaded again
         return cls(
             settings=settings,
             pool=pool,
             redis=redis,
             classifier=classifier.load(settings.classifier_model if processing else "none"),
+            model_file=model_file,
+            model_stamp=stamp,
             router=Router(),
             geocoder=load_geocoder(settings) if processing else NoGazetteer(),
             adapters=build_adapters(settings),
@@ -101,6 +110,28 @@ class Services:
             if current != self.router.version:
                 self.router = await load_router(conn, current)
         return self.router
+
+    async def refresh_classifier(self) -> bool:
+        """Load the live model again when its file was replaced (`hotline model promote`, `rollback`).
+
+        Checked between batches: one stat. A promotion renames a whole file into place, so the file read
+        is the old model or the new one; one that does not load (or is gone) leaves the current model working.
+        """
+        if self.model_file is None:
+            return False
+        stamp = file_stamp(self.model_file)
+        if stamp is None or stamp == self.model_stamp:
+            return False
+        self.model_stamp = stamp
+        try:
+            loaded = await asyncio.to_thread(classifier.load, self.model_file)
+        except Exception as e:
+            log.error("the live model file changed but does not load (%s); model %s stays", type(e).__name__,
+                      self.classifier.version)
+            return False
+        log.info("classifier model %s loaded (was %s)", loaded.version, self.classifier.version)
+        self.classifier = loaded
+        return True
 
     async def close(self) -> None:
         for adapter in {id(a): a for a in self.adapters.values()}.values():  # one adapter may serve two channels
@@ -125,6 +156,24 @@ async def load_router(conn, version: tuple) -> Router:  # noqa: ANN001 - an asyn
                        calendar=r["calendar"], source=r["source"]) for r in await routing_store.load_policies(conn)]
     return Router(rules=await routing_store.load_rules(conn), units=await routing_store.load_units(conn),
                   policies=policies, calendar=calendar, version=version)
+
+
+def live_model_file(settings: Settings) -> Path | None:
+    """The model file HOTLINE_CLASSIFIER_MODEL names ("auto": the built one), None for "none"."""
+    if settings.classifier_model == "none":
+        return None
+    return classifier.DEFAULT_MODEL if settings.classifier_model == "auto" else Path(settings.classifier_model)
+
+
+def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced or rewritten: inode, size, modification time; None when absent."""
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def redis_settings(settings: Settings) -> RedisSettings:

@@ -216,6 +216,7 @@ class HotlineWorker:
     async def drain(self) -> None:
         """Process and send until nothing is left that is due now."""
         while True:
+            await self.services.refresh_classifier()
             processed = await pipeline.process_pending(self.services)
             sent = await pipeline.send_pending(self.services)
             fetched = await pipeline.fetch_media_pending(self.services)
@@ -352,6 +353,7 @@ class HotlineWorker:
         wake = self._wake["process"]
         while not self._stopping.is_set():
             wake.clear()  # before claiming: a wake-up sent while we work is not lost
+            await self.services.refresh_classifier()  # a promoted model is used from the next batch on
             outcomes = await pipeline.process_pending(self.services)
             self._beat("process")
             if len(outcomes) < self.settings.process_batch_size:
