@@ -200,24 +200,42 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from classifier.corpus import HELDOUT_DIR, TRAIN_DIR
     from classifier.training import DEFAULT_MODEL, STAGES, build
+    from kernel.time import rfc3339, utc_now
 
-    extra = []
+    corrections = None
     if args.with_corrections:
-        from hotline.corrections import load_corrections
+        from hotline.corrections import load_split
 
         settings = _settings(args)
-        extra = asyncio.run(_with_pool(settings, load_corrections))
-        print(f"{len(extra)} staff correction(s) added to the training data")
+        corrections = asyncio.run(_with_pool(settings, load_split))
+        print(f"{len(corrections.train)} staff correction(s) added to the training data;"
+              f" {len(corrections.evaluation)} held apart for evaluation, never trained on (`hotline model compare`)")
+        if corrections.ignored:
+            print("ignored: " + ", ".join(f"{n} ({why})" for why, n in sorted(corrections.ignored.items())))
     bar = tqdm(total=len(STAGES), desc="training", unit="step", file=sys.stderr)
 
     def progress(stage: str) -> None:
         bar.set_postfix_str(stage)
         bar.update(1)
 
-    model = build(extra=extra, progress=progress)
+    model = build(extra=[c.example for c in corrections.train] if corrections else [],
+                  train_dir=Path(args.train_dir) if args.train_dir else TRAIN_DIR,
+                  heldout_dir=Path(args.heldout_dir) if args.heldout_dir else HELDOUT_DIR, progress=progress)
     bar.close()
-    output = Path(args.output) if args.output else DEFAULT_MODEL
+    if corrections is not None:
+        # The corrections' own fingerprint in the version: the cases say which corrections their model learnt.
+        model.version = f"{model.version}-corr-{corrections.fingerprint[:8]}"
+        model.info["corrections"] = {"train": len(corrections.train), "evaluation": len(corrections.evaluation),
+                                     "fingerprint": corrections.fingerprint}
+    model.info["created"] = rfc3339(utc_now())
+    if args.output:
+        output = Path(args.output)
+    elif corrections is not None:
+        output = _candidates_dir(_live_model(args)) / f"{model.version}.pkl"  # a candidate, never the live model
+    else:
+        output = DEFAULT_MODEL
     model.save(output)
     print(f"model {model.version} written to {output}")
     print(f"features {model.info['features']}, training examples {model.info['train_examples']}, confidence"
@@ -226,6 +244,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"held-out test [{lang}]: n={summary['n']} accuracy={summary['accuracy']:.3f}"
               f" macro-F1={summary['macro_f1']:.3f} abstained={summary['abstention_rate']:.1%}"
               f" accuracy-when-answered={summary['accuracy_when_answered']:.3f}")
+    if corrections is not None and not args.output:
+        print(f"a candidate: `hotline model compare {model.version}` shows what changes,"
+              f" `hotline model promote {model.version}` puts it in place")
     return 0
 
 
@@ -238,8 +259,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.sets is not None:
         return _eval_sets(args)
     if args.file is None:
-        print("error: give a JSONL file to score, or --sets for the evaluation sets", file=sys.stderr)
-        return 2
+        # No file: what `hotline model compare` shows, the newest candidate against the live model.
+        args.candidate = args.against = None
+        return cmd_model_compare(args)
     path = Path(args.model) if args.model else DEFAULT_MODEL
     try:
         examples = list(read_jsonl(Path(args.file)))
@@ -280,6 +302,277 @@ def _eval_sets(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     else:
         print(report.table(reliability=args.reliability))
+    return 0
+
+
+# --- models: candidates, comparison, promotion -----------------------------------------------------------
+# The live model is HOTLINE_CLASSIFIER_MODEL ("auto": classifier/build/model.pkl); beside it `candidates/`
+# (what `hotline train --with-corrections` writes), `previous.pkl` (what `rollback` restores) and
+# `models.jsonl` (who promoted or rolled back which version, when).
+
+
+def _live_model(args: argparse.Namespace) -> Path:
+    from classifier import DEFAULT_MODEL
+
+    if getattr(args, "live", None):
+        return Path(args.live)
+    setting = Settings().classifier_model
+    return DEFAULT_MODEL if setting in ("auto", "none") else Path(setting)
+
+
+def _candidates_dir(live: Path) -> Path:
+    return live.parent / "candidates"
+
+
+def _previous_model(live: Path) -> Path:
+    return live.parent / "previous.pkl"
+
+
+def _candidates(live: Path) -> list[Path]:
+    """The candidates, newest first."""
+    paths = list(_candidates_dir(live).glob("*.pkl"))
+    return sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+
+
+def _model_file(ref: str, live: Path) -> Path | None:
+    """A model named by path, by `live` or `previous`, by candidate version, or by a unique start of one."""
+    named = {"live": live, "previous": _previous_model(live)}
+    if ref in named:
+        return named[ref] if named[ref].exists() else None
+    if Path(ref).is_file():
+        return Path(ref)
+    candidates = _candidates(live)
+    matches = [p for p in candidates if p.stem == ref] or [p for p in candidates if p.stem.startswith(ref)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _load_trained(path: Path):  # noqa: ANN202 - a classifier.model.TrainedModel, imported late
+    from classifier.model import TrainedModel
+
+    return TrainedModel.load(path)
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy beside the target, flush it to disk, then rename over it: a reader sees the old file or the new one."""
+    import os
+    import shutil
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    with tmp.open("rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+
+
+def _record_model_change(live: Path, action: str, version: str, replaced: str | None, by: str) -> None:
+    import json
+
+    from kernel.time import rfc3339, utc_now
+
+    entry = {"at": rfc3339(utc_now()), "action": action, "version": version, "replaced": replaced, "by": by,
+             "live": str(live)}
+    with (live.parent / "models.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def _model_log(live: Path) -> list[dict]:
+    import json
+
+    path = live.parent / "models.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _describe_model(path: Path) -> str:
+    model = _load_trained(path)
+    info = model.info
+    corrections = info.get("corrections")
+    made = (f"corpus {info.get('corpus', '?')}, {info.get('train_examples', '?')} training examples"
+            + (f" of which {corrections['train']} staff corrections ({corrections['evaluation']} held apart)"
+               if corrections else ", no staff corrections"))
+    test = info.get("test")
+    scores = (f"held-out test n={test['n']} macro-F1 {test['macro_f1']:.3f} accuracy {test['accuracy']:.3f}"
+              f" abstained {test['abstention_rate']:.1%}" if test else "no held-out test")
+    return f"{model.version}  created {info.get('created', '?')}\n    {made}\n    {scores}\n    {path}"
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    live = _live_model(args)
+    promotions = {e["version"]: e for e in _model_log(live) if e.get("action") in ("promote", "rollback")}
+    for kind, path in [("live", live), ("previous", _previous_model(live)),
+                       *(("candidate", p) for p in _candidates(live))]:
+        if not path.exists():
+            print(f"{kind}: none" + (f" at {path}" if kind == "live" else ""))
+            continue
+        text = _describe_model(path)
+        version = text.split()[0]
+        done = promotions.get(version) if kind == "live" else None
+        if done:
+            how = "promoted" if done["action"] == "promote" else "rolled back to"
+            text += f"\n    {how} by {done['by']} at {done['at']}"
+        print(f"{kind}: {text}")
+    return 0
+
+
+def _heldout_test(args: argparse.Namespace) -> list:
+    """The corpus held-out test half, as `hotline train` tests on it (lines also in training left out)."""
+    from classifier.corpus import HELDOUT_DIR, TRAIN_DIR, load_dir, split_heldout
+
+    train_dir = Path(getattr(args, "train_dir", None) or TRAIN_DIR)
+    heldout_dir = Path(getattr(args, "heldout_dir", None) or HELDOUT_DIR)
+    if not heldout_dir.exists():
+        return []
+    seen = {e.text.casefold() for e in load_dir(train_dir)}
+    return split_heldout([e for e in load_dir(heldout_dir) if e.text.casefold() not in seen])[1]
+
+
+def _evalset_tests() -> tuple[dict[str, list], str | None]:
+    """The evaluation sets' test halves by set (classifier/evalsets.py), or why there are none."""
+    from classifier.corpus import Example
+
+    try:
+        from classifier import evalsets
+    except ImportError:
+        return {}, "skipped: classifier/evalsets.py is not there"
+    try:
+        names = [n for n in evalsets.SETS if (evalsets.EVAL_DIR / f"{n}.jsonl").exists()]
+        sets = evalsets.load(names, half="test")
+    except (AttributeError, OSError, ValueError) as e:
+        return {}, f"skipped: the evaluation sets could not be read ({e})"
+    return {name: [Example(text=line.text, field=line.field, lang=line.lang, urgent=line.urgent) for line in lines]
+            for name, lines in sets.items() if lines}, None
+
+
+def _compare_models(args: argparse.Namespace, candidate: Path, against: Path) -> int:
+    from collections import Counter
+
+    from classifier.compare import changed_predictions, compare, render
+    from classifier.evaluate import evaluate
+    from classifier.predict import load_model
+
+    after, before = load_model(candidate, with_entities=False), load_model(against, with_entities=False)
+    same = " (the same version)" if after.version == before.version else ""
+    print(f"before: {before.version}  ({against})\nafter:  {after.version}  ({candidate}){same}")
+
+    def section(title: str, examples: list) -> tuple:
+        print(f"\n== {title} ==")
+        b, a = evaluate(before, examples), evaluate(after, examples)
+        print(render(compare(b, a)))
+        return b, a
+
+    heldout = _heldout_test(args)
+    if heldout:
+        section(f"corpus held-out test half ({len(heldout)} examples)", heldout)
+    else:
+        print("\n== corpus held-out test half ==\nskipped: no held-out data")
+
+    if getattr(args, "no_corrections", False):
+        print("\n== staff corrections held apart ==\nskipped (--no-corrections)")
+    else:
+        from hotline.corrections import load_split
+
+        held = asyncio.run(_with_pool(_settings(args), load_split)).evaluation
+        if not held:
+            print("\n== staff corrections held apart ==\nnone yet (1 corrected case in 5 is held apart, never"
+                  " trained on)")
+        else:
+            b, a = section(f"staff corrections held apart, never trained on ({len(held)} cases)",
+                           [c.example for c in held])
+            then = Counter(c.model_version or "?" for c in held)
+            print(f"when they were corrected the model had said otherwise on all {len(held)} ("
+                  + ", ".join(f"{v}: {n}" for v, n in sorted(then.items())) + ")")
+            by_id = {c.case_id: c for c in held}
+            ids = [c.case_id for c in held]
+            changes = changed_predictions(ids, b.truth, b.predicted, a.predicted)
+            predicted = {i: (pb, pa) for i, pb, pa in zip(ids, b.predicted, a.predicted, strict=True)}
+            for label, which in (("fixed", changes.fixed), ("broken", changes.broken),
+                                 ("changed, still wrong", changes.moved)):
+                print(f"{label}: {len(which)}")
+                for i in which:  # ids and field codes only: never a citizen's words
+                    c = by_id[i]
+                    print(f"  case {i}: staff {c.example.field}, model then {c.model_field or '-'},"
+                          f" before {predicted[i][0]}, after {predicted[i][1]}")
+
+    sets, why = _evalset_tests()
+    if not sets:
+        print(f"\n== evaluation sets, test halves ==\n{why or 'skipped: no evaluation set'}")
+    else:
+        pooled = [e for lines in sets.values() for e in lines]
+        section(f"evaluation sets, test halves ({', '.join(sets)}: {len(pooled)} lines)", pooled)
+        for name, lines in sets.items():
+            b, a = evaluate(before, lines), evaluate(after, lines)
+            print(f"  {name:22} n={len(lines):4d}  macro-F1 {b.macro_f1:.3f} → {a.macro_f1:.3f}"
+                  f" ({a.macro_f1 - b.macro_f1:+.3f})  accuracy {b.accuracy:.3f} → {a.accuracy:.3f}"
+                  f" ({a.accuracy - b.accuracy:+.3f})")
+    return 0
+
+
+def cmd_model_compare(args: argparse.Namespace) -> int:
+    live = _live_model(args)
+    if args.candidate:
+        candidate = _model_file(args.candidate, live)
+    else:
+        candidate = next(iter(_candidates(live)), None)
+    if candidate is None:
+        print(f"error: no candidate {args.candidate or ''} under {_candidates_dir(live)};"
+              " train one with `hotline train --with-corrections`", file=sys.stderr)
+        return 2
+    against = _model_file(args.against, live) if args.against else (live if live.exists() else None)
+    if against is None:
+        print(f"error: no model {args.against or 'live at ' + str(live)} to compare against", file=sys.stderr)
+        return 2
+    return _compare_models(args, candidate, against)
+
+
+def cmd_model_promote(args: argparse.Namespace) -> int:
+    import pickle
+
+    live = _live_model(args)
+    source = _model_file(args.candidate, live)
+    if source is None:
+        print(f"error: no single model {args.candidate!r} (a path, or a version under {_candidates_dir(live)})",
+              file=sys.stderr)
+        return 2
+    try:
+        version = _load_trained(source).version  # refuse a file that is not a model
+    except (OSError, pickle.UnpicklingError, ValueError, EOFError, AttributeError, ImportError, TypeError) as e:
+        print(f"error: {source} is not a model: {type(e).__name__}", file=sys.stderr)
+        return 2
+    replaced = _load_trained(live).version if live.exists() else None
+    if replaced == version:
+        print(f"model {version} is already live at {live}")
+        return 0
+    if live.exists():
+        _copy_atomically(live, _previous_model(live))
+    _copy_atomically(source, live)
+    _record_model_change(live, "promote", version, replaced, args.by or getpass.getuser())
+    print(f"model {version} is live at {live}" + (f"; {replaced} kept as {_previous_model(live)}"
+                                                  " (`hotline model rollback`)" if replaced else "")
+          + "; workers load it before their next batch")
+    return 0
+
+
+def cmd_model_rollback(args: argparse.Namespace) -> int:
+    import os
+
+    live = _live_model(args)
+    previous = _previous_model(live)
+    if not previous.exists():
+        print(f"error: no previous model at {previous}", file=sys.stderr)
+        return 2
+    restored = _load_trained(previous).version
+    replaced = _load_trained(live).version if live.exists() else None
+    swap = previous.with_name(f".{previous.name}.{os.getpid()}.swap")
+    if live.exists():
+        _copy_atomically(live, swap)
+    os.replace(previous, live)  # atomic: the previous model is live
+    if swap.exists():
+        os.replace(swap, previous)  # and the one rolled back is kept: a second rollback undoes the first
+    _record_model_change(live, "rollback", restored, replaced, args.by or getpass.getuser())
+    print(f"model {restored} is live again at {live}" + (f"; {replaced} kept as {previous}" if replaced else "")
+          + "; workers load it before their next batch")
     return 0
 
 
@@ -758,6 +1051,11 @@ def cmd_telegram_poll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _corpus_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train-dir", help="the training corpus folder (default classifier/data/train)")
+    p.add_argument("--heldout-dir", help="the held-out corpus folder (default classifier/data/heldout)")
+
+
 def _report_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unit", metavar="CODE", help="that unit's cases only")
     p.add_argument("--format", choices=["json", "csv", "xlsx", "pdf"], default="json",
@@ -800,10 +1098,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256)
     p.set_defaults(func=cmd_classify)
     p = sub.add_parser("train", help="build the classifier from the corpus (deterministic)")
-    p.add_argument("--with-corrections", action="store_true", help="add the field corrections staff made on cases")
-    p.add_argument("--output", help="where to write the model (default classifier/build/model.pkl)")
+    p.add_argument("--with-corrections", action="store_true",
+                   help="add the field corrections staff made on cases (4 in 5; the fifth is held apart) and write"
+                        " a candidate, not the live model")
+    p.add_argument("--output", help="where to write the model (default classifier/build/model.pkl; with"
+                                    " --with-corrections classifier/build/candidates/VERSION.pkl)")
+    _corpus_arguments(p)
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("eval", help="score the classifier on a JSONL file of {text, field}, or on the evaluation sets")
+    p = sub.add_parser("eval", help="score the classifier on a JSONL file of {text, field}, or on the evaluation sets;"
+                                    " with neither, `hotline model compare` (the newest candidate against the live"
+                                    " model)")
     p.add_argument("file", nargs="?")
     p.add_argument("--sets", nargs="*", metavar="SET", help="score on the evaluation sets unlike the corpus"
                    " (classifier/data/eval/: all of them, or the ones named): a row per set and one overall")
@@ -814,6 +1118,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p.add_argument("--plot", metavar="PNG", help="also draw the confusion matrix")
     p.set_defaults(func=cmd_eval)
+
+    model = sub.add_parser("model", help="the live classifier model and its candidates: list, compare, promote,"
+                           " rollback").add_subparsers(dest="model_command", required=True)
+    live_help = "the live model file (default HOTLINE_CLASSIFIER_MODEL, auto: classifier/build/model.pkl)"
+    p = model.add_parser("list", help="the live model, the previous one and the candidates, with their test scores")
+    p.add_argument("--live", help=live_help)
+    p.set_defaults(func=cmd_model_list)
+    p = model.add_parser("compare", help="per field before → after: on the held-out test half, the staff"
+                         " corrections held apart and the evaluation sets; which corrected cases it fixes or breaks")
+    p.add_argument("candidate", nargs="?", help="a candidate version (or its start) or a file (default: the newest)")
+    p.add_argument("--against", help="the model to compare with (default: the live one; `previous`, a version, a file)")
+    p.add_argument("--live", help=live_help)
+    p.add_argument("--no-corrections", action="store_true", help="leave out the staff corrections (no database)")
+    _corpus_arguments(p)
+    p.set_defaults(func=cmd_model_compare)
+    p = model.add_parser("promote", help="put a candidate in place as the live model (the live one is kept as"
+                         " previous.pkl); workers load it before their next batch")
+    p.add_argument("candidate", help="a candidate version (or its start) or a model file")
+    p.add_argument("--by", help="who promotes, for the log models.jsonl (default: the system user)")
+    p.add_argument("--live", help=live_help)
+    p.set_defaults(func=cmd_model_promote)
+    p = model.add_parser("rollback", help="put the previous model back in place (again: undo the rollback)")
+    p.add_argument("--by", help="who rolls back, for the log models.jsonl (default: the system user)")
+    p.add_argument("--live", help=live_help)
+    p.set_defaults(func=cmd_model_rollback)
 
     p = sub.add_parser("geocode", help="resolve JSON Lines of {id, address | lat+lon} to wards")
     p.set_defaults(func=cmd_geocode)
