@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,7 @@ MIN_HANDLED = sla.MIN_HANDLED  # a unit's on-time rate is shown from this many h
 CLOSED_TTL = 24 * 3600
 OPEN_TTL = 5 * 60
 GEOJSON_MAX_AGE = 24 * 3600
+RENDERED_KEPT = 64  # pages kept rendered in each process (13 months x 2 languages, and room for the next)
 KEY = "hotline:stats:public:v1:{label}"
 CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
 
@@ -286,6 +288,10 @@ def span(period: Period) -> str:
     return f"{start:%H:%M %d/%m/%Y} – {end:%H:%M %d/%m/%Y}"
 
 
+# Pages rendered from the stored figures, by ETag: the same figures, language and months make the same page.
+_rendered: OrderedDict[str, str] = OrderedDict()
+
+
 def _render(lang: str, **context: Any) -> str:
     return _templates.get_template("stats.html").render(
         lang=lang, t=STRINGS[lang], number=lambda v: number(v, lang), percent=lambda v: percent(v, lang),
@@ -320,12 +326,18 @@ async def _page(request: web.Request, lang: str) -> web.StreamResponse:
         response.headers["Cache-Control"] = "no-store"
         return response
     found = await figures(services, period, now)
-    etag = f'"{found.digest}-{lang}-{PAGE_VERSION}"'
+    # The months offered move on when a month closes: the same figures then make another page.
+    etag = f'"{found.digest}-{lang}-{choices[0].label}-{PAGE_VERSION}"'
     if _fresh(request, etag):
         return _not_modified(etag, found.max_age)
-    data = json.loads(found.body)
-    html = _render(lang, data=data, choices=choices, selected=period, error=None,
-                   fields_total=sum(f["received"] for f in data["fields"]))
+    html = _rendered.get(etag)
+    if html is None:
+        data = json.loads(found.body)
+        html = _render(lang, data=data, choices=choices, selected=period, error=None,
+                       fields_total=sum(f["received"] for f in data["fields"]))
+        _rendered[etag] = html
+        while len(_rendered) > RENDERED_KEPT:
+            _rendered.popitem(last=False)
     return _cacheable(_html(html), etag, found.max_age)
 
 
