@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -480,6 +481,9 @@ INK, MUTED, RULE, SHADE = "#1a1a1a", "#5f6368", "#9aa0a6", "#eef1f4"
 BLUE, GREEN, RED, GREY, AMBER = "#1f5fa8", "#2e7d32", "#c62828", "#b0bec5", "#ef8f00"
 CHART_GROUPS = 15  # the largest groups in the received/handled/overdue chart; the table has them all
 BARS_PER_CHART = 30
+# matplotlib's rc_context sets process-wide parameters: one PDF at a time, so a thread's PDF never
+# drawn with another's settings half restored (the API renders in worker threads).
+_PDF_LOCK = threading.Lock()
 
 
 @cache
@@ -1017,7 +1021,7 @@ def sla_pdf(report: SlaReport, *, lang: str = "vi", channels: SlaReport | None =
     name = period_name(report.period, lang)
     span = period_span(report.period)
     footer = f"{_pick(TITLE, lang).partition(' — ')[0]} · {_pick(('Báo cáo', 'Report'), lang)} {name}"
-    with matplotlib.rc_context(_rc()):
+    with _PDF_LOCK, matplotlib.rc_context(_rc()):
         doc = _Document(lang, footer)
         lines = [_pick((f"Kỳ báo cáo {name}: {span}", f"Period {name}: {span}"), lang)]
         if report.unit is not None:
@@ -1087,7 +1091,7 @@ def dti_pdf(rows: Sequence[DtiFigures], period: Period, *, computed_at: datetime
     span = period_span(period)
     footer = f"{_pick(DTI_TITLE, lang).partition(' — ')[0]} · DTI {name}"
     table_rows = _dti_rows(rows, lang)
-    with matplotlib.rc_context(_rc()):
+    with _PDF_LOCK, matplotlib.rc_context(_rc()):
         doc = _Document(lang, footer)
         lines = [_pick((f"Kỳ báo cáo {name}: {span}", f"Period {name}: {span}"), lang)]
         if unit is not None:
