@@ -226,7 +226,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/console/events", events)
     r.add_post("/console/cases/{case_id}/typing", typing)
     r.add_static("/console/static", HERE / "static", append_version=True)
-    for name in ("console.map", "console.dashboard"):  # B's pages, when they are there
+    for name in ("console.map", "console.dashboard", "console.reports"):  # B's pages, when they are there
         if importlib.util.find_spec(name) is not None:
             importlib.import_module(name).setup(app)
     live.setup(app)
