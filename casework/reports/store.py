@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -34,14 +34,18 @@ async def refresh_facts(pool: asyncpg.Pool, clock: Clock, *, limit: int = 500, m
     meanwhile keeps its own row and is read by the next batch. A stale computation never overwrites a
     fresher one (it read fewer events).
     """
-    done = 0
+    done = after = 0
     while max_cases is None or done < max_cases:
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", REFRESH_LOCK)
+            # Keyset over the case ids: the batches done are left behind with their deleted rows (a
+            # pass over the queue stays linear); cases marked again meanwhile wait for the next call.
             case_ids = [r["case_id"] for r in await conn.fetch(
-                "SELECT DISTINCT case_id FROM report_pending ORDER BY case_id LIMIT $1", limit)]
+                "SELECT DISTINCT case_id FROM report_pending WHERE case_id > $1 ORDER BY case_id LIMIT $2",
+                after, limit)]
             if not case_ids:
                 return done
+            after = case_ids[-1]
             cases = await conn.fetch("SELECT id, created_at, channel, due_at FROM cases WHERE id = ANY($1)", case_ids)
             events = await conn.fetch(
                 "SELECT e.case_id, e.id, e.at, e.kind, e.from_status, e.to_status,"
@@ -53,9 +57,11 @@ async def refresh_facts(pool: asyncpg.Pool, clock: Clock, *, limit: int = 500, m
             for event in events:
                 by_case.setdefault(event["case_id"], []).append(event)
             await _save(conn, [facts_from_events(case, by_case.get(case["id"], []), clock) for case in cases])
+            seen = [(case_id, 0) for case_id in case_ids] + [(e["case_id"], e["id"]) for e in events]
             await conn.execute(
-                "DELETE FROM report_pending WHERE case_id = ANY($1) AND (event_id = 0 OR event_id = ANY($2))",
-                case_ids, [e["id"] for e in events])
+                "DELETE FROM report_pending p USING unnest($1::bigint[], $2::bigint[]) AS seen (case_id, event_id)"
+                " WHERE p.case_id = seen.case_id AND p.event_id = seen.event_id",
+                [c for c, _ in seen], [e for _, e in seen])
             done += len(case_ids)
     return done
 
@@ -67,7 +73,7 @@ async def _save(conn: asyncpg.Connection, rows: Sequence[CaseFacts]) -> None:
     await conn.executemany(
         f"INSERT INTO case_facts ({names}) VALUES ({marks}) ON CONFLICT (case_id) DO UPDATE SET {updates},"
         " refreshed_at = now() WHERE case_facts.event_count <= EXCLUDED.event_count",
-        [astuple(r) for r in rows])
+        [tuple(getattr(r, c) for c in COLUMNS) for r in rows])
 
 
 async def queue_all(pool: asyncpg.Pool) -> int:
