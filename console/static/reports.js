@@ -26,23 +26,29 @@
     return value.toLocaleString(lang === "en" ? "en-GB" : "vi-VN", { maximumFractionDigits: 1 }) + " %";
   }
 
+  function fit(canvas, bars) {  // a bar's height per group, however many groups there are
+    canvas.parentNode.style.height = (bars * 30 + 70) + "px";
+  }
+
   document.querySelectorAll("canvas.report-chart").forEach(function (canvas) {
     var data = groups(canvas);
     if (canvas.dataset.kind === "rate") {
       data = data.filter(function (g) { return g.rate !== null; });
       if (!data.length) { canvas.hidden = true; return; }
+      fit(canvas, data.length);
       new Chart(canvas, {
         type: "bar",
         data: { labels: data.map(function (g) { return g.name; }),
                 datasets: [{ label: canvas.dataset.label, backgroundColor: "#2171b5",
                              data: data.map(function (g) { return Math.round(g.rate * 1000) / 10; }) }] },
-        options: { indexAxis: "y", responsive: true, aspectRatio: 1.3,
+        options: { indexAxis: "y", responsive: true, maintainAspectRatio: false,
                    plugins: { tooltip: { callbacks: { label: function (c) { return percent(c.parsed.x); } } } },
                    scales: { x: { min: 0, max: 100, ticks: { callback: function (v) { return v + " %"; } } } } }
       });
       return;
     }
     if (!data.length) { canvas.hidden = true; return; }
+    fit(canvas, data.length * 1.6);
     new Chart(canvas, {
       type: "bar",
       data: { labels: data.map(function (g) { return g.name; }),
@@ -51,7 +57,7 @@
                   data: data.map(function (g) { return g.received; }) },
                 { label: canvas.dataset.labelHandled, backgroundColor: "#238b45",
                   data: data.map(function (g) { return g.handled; }) }] },
-      options: { indexAxis: "y", responsive: true, aspectRatio: 1.3,
+      options: { indexAxis: "y", responsive: true, maintainAspectRatio: false,
                  scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }
     });
   });

@@ -28,11 +28,12 @@
     var data = rows("t-fields");
     if (!data.length) { canvas.hidden = true; return; }
     Chart.defaults.animation = false;
+    canvas.parentNode.style.height = (data.length * 34 + 50) + "px";  // one bar's height per field, however many
     new Chart(canvas, {
       type: "bar",
       data: { labels: data.map(function (r) { return r.name; }),
               datasets: [{ data: data.map(function (r) { return r.count; }), backgroundColor: "#2171b5" }] },
-      options: { indexAxis: "y", responsive: true, aspectRatio: 1.4, plugins: { legend: { display: false } },
+      options: { indexAxis: "y", responsive: true, maintainAspectRatio: false, plugins: { legend: { display: false } },
                  scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } }
     });
   }
