@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ OPEN_TTL = 5 * 60
 GEOJSON_MAX_AGE = 24 * 3600
 RENDERED_KEPT = 64  # pages kept rendered in each process (13 months x 2 languages, and room for the next)
 KEY = "hotline:stats:public:v1:{label}"
+_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
 
 _templates = jinja2.Environment(
@@ -236,6 +238,12 @@ async def _cached(services: Any, key: str) -> Figures | None:
     return Figures(body, _digest(body), max(0, ttl))
 
 
+async def forget(redis: Any) -> int:
+    """Drop every stored month (after `hotline report rebuild`): the next visit computes them again."""
+    keys = [key async for key in redis.scan_iter(match=KEY.format(label="*"), count=100)]
+    return int(await redis.delete(*keys)) if keys else 0
+
+
 def _digest(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=12).hexdigest()
 
@@ -312,9 +320,8 @@ def _month_param(request: web.Request) -> str | None:
 async def _page(request: web.Request, lang: str) -> web.StreamResponse:
     asked = request.query.get("lang")
     if asked in PATHS and asked != lang:  # one address per language, so a shared cache keeps both apart
-        month = request.query.get("month")
-        target = PATHS[asked] + (f"?month={month}" if month and month.isascii() and len(month) <= 16 else "")
-        raise web.HTTPFound(target)
+        month = request.query.get("month", "")
+        raise web.HTTPFound(PATHS[asked] + (f"?month={month}" if _MONTH.fullmatch(month) else ""))
     services = request.app[SERVICES]
     now = services.clock()
     choices = month_choices(now)
