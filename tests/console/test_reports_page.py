@@ -192,3 +192,21 @@ async def test_two_bad_parameters_are_both_named(client, month):
     resp = await client.get("/console/reports", params={"by": "x", "quarter": "Q9", "lang": "en"})
     page = await resp.text()
     assert resp.status == 400 and "Not a grouping" in page and "Not a quarter" in page
+
+
+async def test_every_download_link_gives_its_file_to_the_signed_in_page(client, month):
+    await sign_in(client, "department")  # the session cookie is enough; a unit's links ask for its own unit
+    page = await (await client.get("/console/reports", params={"month": "2026-11", "lang": "en"})).text()
+    links = [(htmllib.unescape(href), fmt) for href, fmt in
+             re.findall(r'href="(/api/v1/stats/[^"]+)" data-format="([a-z]+)"', page)]
+    assert len(links) == 8
+    types = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "pdf": "application/pdf", "json": "application/json"}
+    for href, fmt in links:
+        resp = await client.get(href)
+        assert resp.status == 200, (href, await resp.text())
+        assert resp.content_type == types[fmt], href
+        body = await resp.read()
+        assert body, href
+        if fmt == "json" and "/sla" in href:
+            assert (await resp.json())["unit"] == "so-xay-dung"
