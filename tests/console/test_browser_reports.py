@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestServer
 
+from console import i18n
 from hotline.settings import Settings
 from kernel.http import SERVICES
 from kernel.time import LOCAL_TZ, FixedClock
@@ -16,6 +17,7 @@ from tests.casework.reports.history import insert
 from tests.casework.reports.test_sla import month_of_cases
 from tests.channels.web.test_stats_page import november
 from tests.console.conftest import STAFF, Hotline, free_port, screenshot
+from tests.console.test_browser_a11y import audit
 from tests.integrations.geocoding.conftest import needs_polygons
 
 NOW = datetime(2026, 12, 20, 9, 0, tzinfo=LOCAL_TZ)  # after November's close, in Q4
@@ -63,6 +65,11 @@ async def test_the_report_page_draws_its_charts_and_table(page, hotline, signed_
         assert await page.locator(f"label[for={control[1:]}]").count() == 1, control  # every control labelled
     await screenshot(page, "console-reports")
 
+    for lang in i18n.LANGS:  # the accessibility helper's checks: structure, language, skip link, contrast, focus
+        where = i18n.t("rep_title", lang)
+        assert await audit(page, f"{hotline.url}/console/reports?month=2026-11", lang, where, live=False) == {}, lang
+
+    await page.goto(f"{hotline.url}/console/reports?month=2026-11&lang=vi")
     await page.select_option("#r-by", "channel")
     await page.get_by_test_id("report-submit").click()
     await page.wait_for_url("**by=channel**")
