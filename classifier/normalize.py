@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from kernel.text import strip_diacritics
+from kernel.text import FOLD_TABLE, strip_diacritics, strip_marks
 
 _SPACES = re.compile(r"\s+")
 _REPEATS = re.compile(r"(\w)\1{2,}")  # "quaaaa" → "qua", "!!!!" handled below
@@ -21,16 +21,19 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(\.[\w-]+)+\b")
 _PHONE = re.compile(r"(?<!\d)(\+?84|0)(\d[ .-]?){8,10}(?!\d)")
 _NUMBER = re.compile(r"\d+")
 
-# Chat shorthand and common misspellings, on folded (diacritics-free) tokens. Only forms that are
-# unambiguous in a complaint to a hotline; "k" alone means "không" far more often than "nghìn" here.
+# Chat shorthand and common misspellings, applied only to tokens typed without diacritics: "hỏng",
+# "hồng", "hẻm", "lún" and "bịt" are words, not shorthand, and their folded forms must stay theirs.
+# Only forms that are unambiguous in a complaint to a hotline even then; "k" alone means "không" far
+# more often than "nghìn" here. Left out: "hong" (plain, it is "hỏng" or "sổ hồng" more often than
+# "không"), "hem" (each of the corpus's 93 plain "hem" is "hẻm", an alley) and "bit" ("bịt",
+# blocked, and the English "a bit").
 TEENCODE: dict[str, str] = {
-    "ko": "khong", "k": "khong", "kg": "khong", "khg": "khong", "hok": "khong", "hong": "khong", "hem": "khong",
-    "kh": "khong",
+    "ko": "khong", "k": "khong", "kg": "khong", "khg": "khong", "hok": "khong", "kh": "khong",
     "ch": "chua", "cx": "cung", "cg": "cung",
     "dc": "duoc", "dk": "duoc", "j": "gi", "ji": "gi", "r": "roi", "rui": "roi",
     "vs": "voi", "ng": "nguoi", "ngta": "nguoi ta", "mn": "moi nguoi", "mng": "moi nguoi", "z": "vay", "v": "vay",
-    "bik": "biet", "bit": "biet", "bjk": "biet", "lun": "luon", "wa": "qua", "qa": "qua", "ntn": "nhu the nao",
-    "sdt": "so dien thoai", "dt": "dien thoai", "đt": "dien thoai", "tp": "thanh pho", "hcm": "ho chi minh",
+    "bik": "biet", "bjk": "biet", "lun": "luon", "wa": "qua", "qa": "qua", "ntn": "nhu the nao",
+    "sdt": "so dien thoai", "dt": "dien thoai", "tp": "thanh pho", "hcm": "ho chi minh",
     "tphcm": "thanh pho ho chi minh", "hs": "ho so", "nc": "nuoc", "nk": "nhieu", "nhiu": "nhieu", "bn": "bao nhieu",
     "oy": "roi", "roai": "roi", "trc": "truoc",
     "h": "gio", "bh": "bao gio", "hnay": "hom nay", "hqua": "hom qua", "mik": "minh", "mk": "minh",
@@ -41,6 +44,8 @@ TEENCODE: dict[str, str] = {
     "gplx": "giay phep lai xe", "gpxd": "giay phep xay dung", "atgt": "an toan giao thong",
     "pccc": "phong chay chua chay",
 }
+# Shorthand typed with a diacritic of its own (the "đ" of "điện thoại"), matched before folding.
+MARKED_SHORTHAND: dict[str, str] = {"đt": "dien thoai", "sđt": "so dien thoai"}
 
 
 def nfc(text: str) -> str:
@@ -69,9 +74,15 @@ def normalise(text: str) -> str:
 
 
 def folded(normalised: str) -> str:
-    """The diacritics-free view of a normalised text, with teencode expanded."""
-    get = TEENCODE.get
-    return " ".join([get(token, token) for token in _TOKEN.findall(strip_diacritics(normalised))])
+    """The diacritics-free view of a normalised text, with the shorthand typed without diacritics expanded."""
+    out = []
+    for token in _TOKEN.findall(strip_marks(normalised)):
+        plain = token.translate(FOLD_TABLE)
+        if plain == token:
+            out.append(TEENCODE.get(token, token))
+        else:
+            out.append(MARKED_SHORTHAND.get(token, plain))
+    return " ".join(out)
 
 
 def views(text: str) -> tuple[str, str]:
