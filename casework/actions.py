@@ -638,12 +638,21 @@ async def transfer(pool: asyncpg.Pool, case_id: int, actor: Actor, department: s
             raise Unprocessable({"field": "department", "message": "unknown department"})
         values: dict[str, Any] = {"department": department, "status": Status.FORWARDED.value,
                                   "forwarded_at": now or datetime.now(UTC), "accepted_at": None, "assignee": None}
+        # Why the case is with this unit now: a person moved it, not the routing rules.
+        names = await store.department_names(conn, [c for c in (case["department"], department) if c])
+        before_vi, before_en = names.get(case["department"] or "", ("(chưa có đơn vị)", "(no unit)"))
+        after_vi, after_en = names.get(department, (department, department))
+        values.update(routing_reason=f"{actor.name} chuyển từ {before_vi} sang {after_vi}: {reason}",
+                      routing_reason_en=f"{actor.name} transferred it from {before_en} to {after_en}: {reason}")
         if deadline is not None:
             values.update(due_at=deadline.due_at, deadline_reason=deadline.reason,
                           deadline_reason_en=deadline.reason_en)
         await store.update_case(conn, case_id, values)
+        changes: dict[str, Any] = {"department": [case["department"], department]}
+        if deadline is not None:  # the log says which deadline the new unit works to (the reports read it)
+            changes["due_at"] = [case["due_at"].isoformat() if case["due_at"] else None, deadline.due_at.isoformat()]
         await store.insert_event(conn, case_id, actor, "transferred", from_status=current, to_status=Status.FORWARDED,
-                                 changes={"department": [case["department"], department]}, reason=reason, public=True)
+                                 changes=changes, reason=reason, public=True)
 
 
 async def pause_clock(pool: asyncpg.Pool, case_id: int, actor: Actor, reason: str, *,

@@ -150,7 +150,8 @@ async def load_router(conn, version: tuple) -> Router:  # noqa: ANN001 - an asyn
     from routing.sla import Policy
 
     year = datetime.now(UTC).year
-    calendar = BusinessCalendar.vietnam(range(year - 1, year + 3), await routing_store.load_overrides(conn))
+    # Ten years back: a report recomputed for a past period (`hotline report rebuild`) needs that year's holidays.
+    calendar = BusinessCalendar.vietnam(range(year - 10, year + 3), await routing_store.load_overrides(conn))
     policies = [Policy(id=r["id"], field=r["field"], priority=r["priority"], forward_minutes=r["forward_minutes"],
                        first_response_minutes=r["first_response_minutes"], resolution_minutes=r["resolution_minutes"],
                        calendar=r["calendar"], source=r["source"]) for r in await routing_store.load_policies(conn)]

@@ -21,6 +21,7 @@ from casework.store.cases import (
     claim_case,
     claim_unprocessed,
     department_exists,
+    department_names,
     dumps,
     duplicates_of,
     get_case,
@@ -118,7 +119,8 @@ __all__ = [
     # cases: intake, read, list, update, attachments, units
     "CASE_COLUMNS", "CASE_FROM", "intake", "insert_attachments", "get_case", "get_case_by_code", "CaseFilter",
     "list_cases", "update_case", "duplicates_of", "attachment",
-    "department_exists", "dumps", "claim_unprocessed", "claim_case", "record_process_failure", "unprocessed_count",
+    "department_exists", "department_names",
+    "dumps", "claim_unprocessed", "claim_case", "record_process_failure", "unprocessed_count",
     # the case history
     "case_events", "insert_event", "insert_events", "Event",
     # citizens and their identities

@@ -286,5 +286,11 @@ async def department_exists(conn: asyncpg.Connection, code: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM departments WHERE code = $1 AND active", code))
 
 
+async def department_names(conn: asyncpg.Connection, codes: list[str]) -> dict[str, tuple[str, str]]:
+    """Units' Vietnamese and English names by code (unknown codes left out)."""
+    rows = await conn.fetch("SELECT code, name_vi, name_en FROM departments WHERE code = ANY($1::text[])", codes)
+    return {r["code"]: (r["name_vi"], r["name_en"]) for r in rows}
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)

@@ -1,5 +1,6 @@
 """Routing in the hub: seeded data, decisions with deadlines, admin edits, transfer, pauses, escalation, assignment."""
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -188,8 +189,16 @@ async def test_department_transfers_and_rejects(client, tokens, pool, seeded):
     assert body["deadline_reason_en"].startswith("Resolution due in ")
     row = await pool.fetchrow("SELECT deadline_reason, deadline_reason_en FROM cases WHERE id = $1", case.case_id)
     assert (row["deadline_reason"], row["deadline_reason_en"]) == (body["deadline_reason"], body["deadline_reason_en"])
-    assert body["routing_reason"].startswith("Lĩnh vực Điện lực → Tổng công ty Điện lực TP.HCM")
-    assert body["routing_reason_en"].startswith("Electricity → HCMC Power Corporation")
+    # Why it is with this unit now: the person's transfer, not the rule that first routed it.
+    assert body["routing_reason"].endswith(
+        " sang Công ty TNHH MTV Chiếu sáng công cộng TP.HCM: đèn đường, không phải điện sinh hoạt")
+    assert "chuyển từ Tổng công ty Điện lực TP.HCM" in body["routing_reason"]
+    assert "transferred it from HCMC Power Corporation to " in body["routing_reason_en"]
+    # The log says which deadline the new unit works to.
+    event = await pool.fetchrow("SELECT changes FROM case_events WHERE case_id = $1 AND kind = 'transferred'",
+                                case.case_id)
+    changes = json.loads(event["changes"]) if isinstance(event["changes"], str) else event["changes"]
+    assert changes["due_at"][1] == datetime.fromisoformat(body["due_at"]).isoformat()
     # Once transferred, EVN no longer sees it.
     assert (await client.get(f"/api/v1/cases/{case.case_id}", headers=auth(evn))).status == 403
 
