@@ -253,8 +253,22 @@ def _stats() -> dict[str, Any]:
                   "One unit's cases only (a department user: their own, whatever is asked)")
     figures = {"type": "object", "description": "Counts, rates (null when nothing to divide by) and durations "
                                                 "(median, 90th percentile and mean minutes, clock and working time)"}
+    downloads = [_query("format", {"type": "string", "enum": ["json", "csv", "xlsx", "pdf"], "default": "json"},
+                        "JSON, or a file to download: CSV (UTF-8), a spreadsheet, or the PDF report with charts"),
+                 _query("lang", {"type": "string", "enum": ["vi", "en"], "default": "vi"},
+                        "The language of a downloaded file's headings and text")]
+    files = {"text/csv": {"schema": {"type": "string"}},
+             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                 "schema": {"type": "string", "format": "binary"}},
+             "application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+
+    def with_files(operation: dict[str, Any]) -> dict[str, Any]:
+        operation["get"]["responses"]["200"]["content"].update(files)
+        return operation
+
     return {
-        "/api/v1/stats/sla": _staff("get", "slaStats", "SLA figures of a period by unit, field, channel or ward",
+        "/api/v1/stats/sla": with_files(_staff("get", "slaStats",
+                                               "SLA figures of a period by unit, field, channel or ward",
                                     errors=(400,), params=[
                                         _query("from", day, "First day (Vietnam time), with `to`"),
                                         _query("to", day, "Last day, included"),
@@ -263,20 +277,20 @@ def _stats() -> dict[str, Any]:
                                                "(default: the current one)"),
                                         _query("by", {"type": "string", "enum": list(GROUPS), "default": "unit"},
                                                "The grouping of the rows"),
-                                        unit],
+                                        unit, *downloads],
                                     ok_schema={"type": "object", "properties": {
                                         "period": {"type": "object"}, "by": {"type": "string"},
                                         "as_of": {"type": "string", "format": "date-time"},
                                         "total": figures, "rows": {"type": "array", "items": figures},
-                                        "ranking": {"type": ["object", "null"]}}}),
-        "/api/v1/stats/dti": _staff("get", "dtiStats", "DTI responsiveness figures of a quarter, per unit",
+                                        "ranking": {"type": ["object", "null"]}}})),
+        "/api/v1/stats/dti": with_files(_staff("get", "dtiStats", "DTI responsiveness figures of a quarter, per unit",
                                     errors=(400,), params=[
                                         _query("quarter", {"type": "string", "pattern": "^[0-9]{4}-[Qq][1-4]$"},
                                                "The calendar quarter, e.g. 2026-Q4 (default: the current one)"),
-                                        unit],
+                                        unit, *downloads],
                                     ok_schema={"type": "object", "properties": {
                                         "period": {"type": "object"},
-                                        "rows": {"type": "array", "items": {"type": "object"}}}}),
+                                        "rows": {"type": "array", "items": {"type": "object"}}}})),
     }
 
 
