@@ -701,20 +701,31 @@ def cmd_jobs_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_report_rebuild(args: argparse.Namespace) -> int:
+    from redis.asyncio import Redis
+
     from casework.reports import store as reports
+    from channels.web import stats
     from hotline.services import load_router
     from routing import store as routing_store
 
+    args.needs_redis = True  # the public statistics page keeps its months there: they are computed again too
     settings = _settings(args)
 
     async def work(pool):
         async with pool.acquire() as conn:
             router = await load_router(conn, await routing_store.version(conn))
         await reports.queue_all(pool)
-        return await reports.refresh_facts(pool, router.calendar)
+        done = await reports.refresh_facts(pool, router.calendar)
+        redis = Redis.from_url(settings.redis_url or "")
+        try:
+            forgotten = await stats.forget(redis)
+        finally:
+            await redis.aclose()
+        return done, forgotten
 
-    done = asyncio.run(_with_pool(settings, work))
-    print(f"report facts computed again for {done} case(s)")
+    done, forgotten = asyncio.run(_with_pool(settings, work))
+    print(f"report facts computed again for {done} case(s); {forgotten} stored month(s) of the public statistics"
+          " dropped")
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 STRINGS: dict[str, dict[str, str]] = {
     "vi": {
         "site": "Đường dây nóng 1022 – TP. Hồ Chí Minh",
+        "skip": "Bỏ qua, đến nội dung chính",
         "form_title": "Gửi phản ánh, kiến nghị",
         "form_intro": "Mọi phản ánh đều được tiếp nhận và cấp mã hồ sơ để bạn theo dõi kết quả xử lý.",
         "text": "Nội dung phản ánh",
@@ -130,6 +131,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "en": {
         "site": "1022 Hotline – Ho Chi Minh City",
+        "skip": "Skip to the main content",
         "form_title": "Report a problem or make a suggestion",
         "form_intro": "Every report is received and given a case code so you can follow what happens to it.",
         "text": "Your report",

@@ -22,6 +22,15 @@ async def test_form_is_vietnamese_by_default_and_english_on_request(client):
     assert '<html lang="en">' in await (await client.get("/track")).text()
 
 
+async def test_every_public_page_starts_with_a_skip_link_to_its_main_content(client):
+    for path, words in (("/", "Bỏ qua, đến nội dung chính"), ("/track?lang=en", "Skip to the main content"),
+                        ("/thong-ke", "Bỏ qua, đến nội dung chính")):
+        html = await (await client.get(path)).text()
+        body = html.split("<body>", 1)[1].lstrip()
+        assert body.startswith(f'<a class="skip" href="#main">{words}</a>'), path
+        assert '<main id="main" tabindex="-1">' in html
+
+
 async def test_submitting_the_form_leads_to_the_status_page(client):
     html = await (await client.get("/")).text()
     form = aiohttp.FormData()
