@@ -20,6 +20,9 @@ class Classification:
     model_version: str
     alternatives: tuple[tuple[str, float], ...] = ()
     entities: dict[str, Any] = field(default_factory=dict)
+    # Other fields the text clearly names besides `field` (several problems in one message): kept on the
+    # case; `field` alone decides the routing.
+    also: tuple[str, ...] = ()
 
 
 class Classifier(Protocol):

@@ -21,6 +21,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
 from classifier.corpus import Example
+from classifier.lexicon import Lexicon
+from classifier.lexicon import tokens as lexicon_tokens
 from classifier.normalize import views
 
 MODEL_FORMAT = 1
@@ -188,6 +190,66 @@ def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
     return float(minimize_scalar(nll, bounds=(0.01, 20.0), method="bounded").x)
 
 
+def lexicon_evidence(lexicon: Lexicon, folded: Sequence[str], labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per text and label: the summed weight of the lexicon's terms found, and the weight of the strongest one."""
+    index = {label: i for i, label in enumerate(labels)}
+    summed = np.zeros((len(folded), len(labels)))
+    strongest = np.zeros((len(folded), len(labels)))
+    for row, text in enumerate(folded):
+        for _, fields in lexicon.hits(text):
+            for label, weight in fields:
+                col = index[label]
+                summed[row, col] += weight
+                strongest[row, col] = max(strongest[row, col], weight)
+    return summed, strongest
+
+
+def lexicon_examples(lexicon: Lexicon, trained: Sequence[str]) -> list[Example]:
+    """The lexicon's terms as short training lines: multi-word terms of weight 2 or 3, single words of weight 3.
+
+    Terse reports ("Pothole", "Missed trash pickup", "Fly-tipping behind the shops") are the everyday names of
+    the problems, and the corpus's long sentences teach them poorly. A single word of weight 2 names a thing
+    ("tree", "bus"), not a problem, and a bare thing is `other` (too vague to act on); a term written as a
+    whole corpus line keeps the corpus's label.
+    """
+    lines = {" ".join(lexicon_tokens(views(t)[1])) for t in trained}
+    out, seen = [], set()
+    for e in lexicon.entries:
+        key = e.key
+        if e.weight < 2 or (e.weight < 3 and " " not in key) or key in lines or (key, e.field) in seen:
+            continue
+        seen.add((key, e.field))
+        out.append(Example(text=e.term, field=e.field, lang=e.lang, source="lexicon"))
+    return out
+
+
+def lexicon_prior(summed: np.ndarray, beta: float) -> np.ndarray:
+    """What the lexicon adds to the model's scores: β·log(1 + weights), so a second term adds less than the first."""
+    return beta * np.log1p(summed)
+
+
+def choose_also_threshold(combined: np.ndarray, strongest: np.ndarray, named: Sequence[frozenset[int]],
+                          exclude: int, min_weight: int) -> float:
+    """The score from which a second field the text names is kept as `also`: the best F1 against `named`.
+
+    The score is the field's own one-vs-rest score (the linear model's plus the lexicon prior), not its
+    softmax probability: that one only says how far the field is behind the first, and a second
+    problem is always behind the first.
+    """
+    primary = combined.argmax(axis=1)
+    candidates = [(float(combined[r, c]), c in named[r]) for r in range(len(combined))
+                  for c in range(combined.shape[1])
+                  if c != primary[r] and c != exclude and strongest[r, c] >= min_weight]
+    truth = sum(len(n - {int(p)}) for n, p in zip(named, primary, strict=True))
+    best_t, best_f1 = float("inf"), 0.0
+    for t in sorted({round(score, 2) for score, _ in candidates}):
+        kept = [hit for score, hit in candidates if score >= t]
+        f1 = 2 * sum(kept) / (len(kept) + truth) if kept else 0.0
+        if f1 > best_f1:
+            best_t, best_f1 = t, f1
+    return best_t
+
+
 def choose_threshold(confidence: np.ndarray, correct: np.ndarray, miss_cost: float) -> float:
     """The confidence below which abstaining (human triage) costs less than a misrouted case.
 
@@ -218,11 +280,33 @@ class TrainedModel:
     other_index: int
     info: dict[str, Any] = field(default_factory=dict)
     format: int = MODEL_FORMAT
+    # The field lexicon as it was when the model was built, and how much it adds to the scores (a model
+    # pickled before the lexicon prior existed loads with none: the defaults below).
+    lexicon: Lexicon | None = None
+    lexicon_weight: float = 0.0
+    also_threshold: float = math.inf  # never
+    also_min_weight: int = 2
 
     def scores(self, x: sp.csr_matrix) -> np.ndarray:
         """Decision scores, one column per label: x·Wᵀ + b straight, without scikit-learn's per-call checks."""
         weights, bias = self._linear_parts()
         return np.asarray(x @ weights) + bias
+
+    def evidence(self, folded: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The lexicon's summed and strongest weights per label (zeros without a lexicon)."""
+        if self.lexicon is None:
+            zeros = np.zeros((len(folded), len(self.labels)))
+            return zeros, zeros
+        return lexicon_evidence(self.lexicon, folded, self.labels)
+
+    def combined(self, x: sp.csr_matrix, summed: np.ndarray) -> np.ndarray:
+        """The linear model's scores plus the lexicon prior; softmax at the temperature makes them probabilities."""
+        return self.scores(x) + lexicon_prior(summed, self.lexicon_weight)
+
+    def also(self, combined: np.ndarray, strongest: np.ndarray, best: int) -> tuple[str, ...]:
+        """Other fields the text clearly names: a strong lexicon term of theirs, and a score above `also_threshold`."""
+        return tuple(self.labels[c] for c in np.argsort(-combined) if c != best and c != self.other_index
+                     and combined[c] >= self.also_threshold and strongest[c] >= self.also_min_weight)
 
     def urgent_probability(self, x: sp.csr_matrix) -> np.ndarray:
         clf = self.urgent_classifier
@@ -262,10 +346,20 @@ class TrainedModel:
 @dataclass(frozen=True)
 class TrainConfig:
     # Part of the model version: change it when the features change.
-    features: str = "folded:words1-2+chars2-4:teencode1"
+    features: str = "folded:words1-2+chars2-4:teencode2"
     c: float = 0.5
     folds: int = 5
     miss_cost: float = 3.0
+    # β of the lexicon prior: scores + β·log(1 + lexicon weights). Chosen on the corpus calibration half
+    # and the evaluation sets' dev halves (classifier/DATA.md, "The lexicon prior").
+    lexicon_weight: float = 0.2
+    # The lexicon's terms also train the linear model as short lines (`lexicon_examples`), each counting
+    # for this much of a corpus line.
+    lexicon_example_weight: float = 0.5
+    # `also`: another field the text names by a lexicon term of weight 2 or more, with a combined score
+    # (linear model plus prior) of at least also_score; chosen on the dev halves (`choose_also_threshold`).
+    also_score: float = -0.83
+    also_min_weight: int = 2
     urgent_min_recall: float = 0.85
     seed: int = 1022
 
@@ -286,34 +380,50 @@ def train(
     labels: Sequence[str],
     config: TrainConfig = DEFAULT_CONFIG,
     *,
+    lexicon: Lexicon | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> TrainedModel:
-    """Fit features and classifier on train_set; calibrate confidence and pick thresholds on calibration_set."""
+    """Fit features and classifier on train_set; calibrate confidence and pick thresholds on calibration_set.
+
+    The lexicon's terms train the linear model as short lines (`lexicon_examples`), and its hits are
+    added to the scores at a fixed β (`TrainConfig.lexicon_weight`). Its hits are not features of the
+    linear model: the corpus uses the lexicon's words so often that a weight learned on it trusts them
+    more than other text deserves (on the evaluation sets' dev halves it lost 4 points of accuracy).
+    """
     label_index = {label: i for i, label in enumerate(labels)}
     texts = [e.text for e in train_set]
     y = np.array([label_index[e.field] for e in train_set])
+    terms = lexicon_examples(lexicon, texts) if lexicon is not None else []
     progress("features")
     featurizer = Featurizer()
-    x = featurizer.fit_transform(texts)
+    x_all = featurizer.fit_transform(texts + [e.text for e in terms])
+    x = x_all[:len(texts)]
     progress("classifier")
-    clf = _linear(config).fit(x, y)
+    y_all = np.concatenate([y, np.array([label_index[e.field] for e in terms], dtype=y.dtype)])
+    sample_weight = np.concatenate([np.ones(len(texts)), np.full(len(terms), config.lexicon_example_weight)])
+    clf = _linear(config).fit(x_all, y_all, sample_weight=sample_weight)
     progress("urgency")
     u = np.array([e.urgent for e in train_set])
     urgent_clf = LogisticRegression(C=4.0, class_weight="balanced", max_iter=3000).fit(x, u)
 
     progress("calibration")
     if calibration_set:
-        xc = featurizer.transform([e.text for e in calibration_set])
+        held = [e.text for e in calibration_set]
+        xc = featurizer.transform(held)
         yc = np.array([label_index[e.field] for e in calibration_set])
         scores = full_scores(clf, xc, len(labels))
         urgent_p = urgent_clf.predict_proba(xc)[:, 1]
         uc = np.array([e.urgent for e in calibration_set])
     else:
         # No held-apart data (a tiny test corpus): calibrate on out-of-fold predictions instead.
-        scores, yc = _out_of_fold_scores(x, y, len(labels), config), y
+        held, scores, yc = texts, _out_of_fold_scores(x, y, len(labels), config), y
         urgent_p, uc = urgent_clf.predict_proba(x)[:, 1], u
-    temperature = fit_temperature(scores, yc)
-    probs = softmax(scores, temperature)
+    weight = config.lexicon_weight if lexicon is not None else 0.0
+    summed = (lexicon_evidence(lexicon, [views(t)[1] for t in held], labels)[0] if lexicon is not None
+              else np.zeros_like(scores))
+    combined = scores + lexicon_prior(summed, weight)
+    temperature = fit_temperature(combined, yc)
+    probs = softmax(combined, temperature)
     predicted = probs.argmax(axis=1)
     confidence = probs.max(axis=1)
     other = label_index.get("other", -1)
@@ -323,8 +433,10 @@ def train(
     return TrainedModel(
         version="", labels=list(labels), featurizer=featurizer, classifier=clf, temperature=temperature,
         threshold=threshold, urgent_classifier=urgent_clf, urgent_threshold=urgent_threshold, other_index=other,
-        info={"features": featurizer.size, "train_examples": len(train_set),
+        info={"features": featurizer.size, "train_examples": len(train_set), "lexicon_examples": len(terms),
               "calibration_examples": len(calibration_set), "config": repr(config)},
+        lexicon=lexicon, lexicon_weight=weight, also_threshold=config.also_score if lexicon is not None else math.inf,
+        also_min_weight=config.also_min_weight,
     )
 
 

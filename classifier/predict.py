@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +34,7 @@ class TextClassifier:
         if self._entities is not None and text.strip():
             entities = self._entities.extract(text)
             entities["hazards"] = result.entities.get("hazards", [])
-            return Classification(field=result.field, confidence=result.confidence, urgent=result.urgent,
-                                  language=result.language, model_version=result.model_version,
-                                  alternatives=result.alternatives, entities=entities)
+            return replace(result, entities=entities)
         return result
 
     def classify_many(self, texts: list[str]) -> list[Classification]:
@@ -47,8 +46,7 @@ class TextClassifier:
         for i, entities in zip(live, self._entities.extract_many([texts[i] for i in live]), strict=True):
             r = results[i]
             entities["hazards"] = r.entities.get("hazards", [])
-            results[i] = Classification(field=r.field, confidence=r.confidence, urgent=r.urgent, language=r.language,
-                                        model_version=r.model_version, alternatives=r.alternatives, entities=entities)
+            results[i] = replace(r, entities=entities)
         return results
 
     def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
@@ -62,7 +60,9 @@ class TextClassifier:
         if live:
             folded = [views(texts[i])[1] for i in live]
             x = model.featurizer.transform_folded(folded)
-            probs = softmax(model.scores(x), model.temperature)
+            summed, strongest = model.evidence(folded)
+            combined = model.combined(x, summed)
+            probs = softmax(combined, model.temperature)
             urgent_p = model.urgent_probability(x)
             order = np.argsort(-probs, axis=1)[:, :4]
             for row, i in enumerate(live):
@@ -80,6 +80,8 @@ class TextClassifier:
                     model_version=self.version,
                     alternatives=tuple((model.labels[int(j)], round(float(probs[row, int(j)]), 4))
                                        for j in order[row] if model.labels[int(j)] != field)[:2],
+                    # Only beside a field the case is routed on: an unsure answer leaves it all to a person.
+                    also=model.also(combined[row], strongest[row], best) if field != OTHER else (),
                     entities={"hazards": found},
                 )
         return [o for o in out if o is not None]

@@ -31,6 +31,38 @@ def test_training_twice_gives_the_same_model(tmp_path):
     assert a.featurizer.words.vocabulary_ == b.featurizer.words.vocabulary_
     assert (a.threshold, a.temperature) == (b.threshold, b.temperature)
     assert pickle.dumps(a.classifier) == pickle.dumps(b.classifier)
+    assert (a.lexicon_weight, a.also_threshold, a.info["lexicon_examples"]) == (
+        b.lexicon_weight, b.also_threshold, b.info["lexicon_examples"])
+    assert a.lexicon is not None and a.lexicon.entries == b.lexicon.entries
+    assert pickle.dumps(a) == pickle.dumps(b)
+
+
+def test_another_lexicon_gives_another_model(tmp_path):
+    from classifier.lexicon import LEXICON
+
+    train_dir = _small_corpus(tmp_path)
+    empty = tmp_path / "none"
+    lexicon = tmp_path / "lexicon.tsv"
+    lexicon.write_text(LEXICON.read_text(encoding="utf-8") + "trees\ten\tlimb on the sidewalk\tcore\t3\twriter\n",
+                       encoding="utf-8")
+    a = build(train_dir=train_dir, heldout_dir=empty)
+    b = build(train_dir=train_dir, heldout_dir=empty, lexicon_path=lexicon)
+    none = build(train_dir=train_dir, heldout_dir=empty, lexicon_path=None)
+    assert len({a.version, b.version, none.version}) == 3
+    assert b.info["lexicon_examples"] == a.info["lexicon_examples"] + 1
+    assert none.lexicon is None and none.lexicon_weight == 0.0 and none.info["lexicon_examples"] == 0
+
+
+def test_a_model_without_the_lexicon_classifies_as_before_and_names_no_other_field(tmp_path):
+    from classifier.model import softmax
+    from classifier.predict import TextClassifier
+
+    model = build(train_dir=_small_corpus(tmp_path), heldout_dir=tmp_path / "none", lexicon_path=None)
+    texts = ["Quán karaoke hát tới 2 giờ sáng, lại còn lấn chiếm hết vỉa hè", "Pothole outside number 40"]
+    results = TextClassifier(model, with_entities=False).classify_batch(texts)
+    probs = softmax(model.scores(model.featurizer.transform(texts)), model.temperature)
+    assert [r.confidence for r in results] == [round(float(p.max()), 4) for p in probs]
+    assert all(r.also == () for r in results)
 
 
 def test_another_corpus_gives_another_version(tmp_path):
