@@ -8,6 +8,7 @@ MODEL := classifier/build/model.pkl
 GAZETTEER := integrations/geocoding/build/gazetteer.pkl
 CORPUS := $(wildcard classifier/data/train/*.jsonl classifier/data/heldout/*.jsonl)
 CLASSIFIER_CODE := $(wildcard classifier/*.py)
+LEXICON := classifier/data/lexicon/lexicon.tsv
 
 .PHONY: run test install model gazetteer lint bench clean
 
@@ -19,8 +20,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The classifier is built from the corpus by a deterministic step (same corpus, same model).
-$(MODEL): $(VENV)/.installed $(CORPUS) $(CLASSIFIER_CODE)
+# The classifier is built from the corpus and the field lexicon by a deterministic step (same corpus and
+# lexicon, same model).
+$(MODEL): $(VENV)/.installed $(CORPUS) $(LEXICON) $(CLASSIFIER_CODE)
 	$(HOTLINE) train --output $@
 
 model: $(MODEL)
