@@ -6,7 +6,9 @@ worker with the model loaded under 300 MB resident.
 
 The texts are the held-apart corpus lines (real-looking citizen messages, 10 to 800 characters),
 repeated. The process is pinned to one CPU and BLAS to one thread, so "one core" means one core.
-It prints numbers and never fails on a slow result.
+It prints numbers and never fails on a slow result. Beside the wall-clock figures it prints the same
+ones in CPU time of this process (the target's "one core" when other work shares the machine: a loaded
+machine makes wall-clock latency wait for the CPU, not the classifier).
 
     .venv/bin/python bench/classifier.py [--items 20000] [--single 2000] [--model PATH]
 """
@@ -87,18 +89,19 @@ def main() -> int:
         clf.classify(t)
 
     items = (texts * (args.items // len(texts) + 1))[:args.items]
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(items), args.batch_size):
         plain.classify_batch(items[i:i + args.batch_size])
-    elapsed = time.perf_counter() - start
-    rate = len(items) / elapsed
+    elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    rate, rate_cpu = len(items) / elapsed, len(items) / elapsed_cpu
 
     single = (texts * (args.single // len(texts) + 1))[:args.single]
-    lat_plain, lat_full = [], []
+    lat_plain, cpu_plain, lat_full = [], [], []
     for t in single:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         plain.classify(t)
         lat_plain.append((time.perf_counter() - t0) * 1000)
+        cpu_plain.append((time.process_time() - c0) * 1000)
     for t in single:
         t0 = time.perf_counter()
         clf.classify(t)
@@ -110,10 +113,12 @@ def main() -> int:
 
     print()
     print(f"batched ({args.batch_size} per call), 1 core: {rate:,.0f} items/s"
-          f"  (target >= {TARGET_RATE:,}: {'met' if rate >= TARGET_RATE else 'not met'})")
+          f"  (target >= {TARGET_RATE:,}: {'met' if rate >= TARGET_RATE else 'not met'});"
+          f" in CPU time {rate_cpu:,.0f}/s")
     p50, p99 = percentile(lat_plain, 0.5), percentile(lat_plain, 0.99)
     print(f"single item, field + confidence + urgency + language: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
-          f"  (target p99 <= {TARGET_P99_MS:g} ms: {'met' if p99 <= TARGET_P99_MS else 'not met'})")
+          f"  (target p99 <= {TARGET_P99_MS:g} ms: {'met' if p99 <= TARGET_P99_MS else 'not met'});"
+          f" in CPU time p50 {percentile(cpu_plain, 0.5):.2f} ms, p99 {percentile(cpu_plain, 0.99):.2f} ms")
     print(f"single item, plus spaCy entities (what a worker runs per case): p50 {percentile(lat_full, 0.5):.2f} ms,"
           f" p99 {percentile(lat_full, 0.99):.2f} ms")
     if memory:
