@@ -50,19 +50,26 @@ def canned(case: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
 
 
 def classification(case: Mapping[str, Any], events: Sequence[Mapping[str, Any]], lang: str) -> dict[str, Any]:
-    """The field with its confidence, and the classifier's alternatives from its latest 'classified' event."""
+    """The field with its confidence, the classifier's alternatives and the other fields the message names.
+
+    Both come from the latest 'classified' event; `also` lists fields the message names besides its own
+    (several problems in one message), which the case keeps without being routed on them.
+    """
     latest = next((e for e in reversed(events) if e["kind"] == "classified"), None)
-    alternatives = []
+    alternatives, also = [], []
     if latest is not None:
-        for item in (latest["changes"] or {}).get("alternatives") or []:
+        changes = latest["changes"] or {}
+        for item in changes.get("alternatives") or []:
             if isinstance(item, list | tuple) and len(item) == 2:
                 alternatives.append({"field": _label(FIELD_LABELS, str(item[0]), lang), "confidence": item[1]})
+        also = [_label(FIELD_LABELS, str(code), lang) for code in changes.get("also") or [] if isinstance(code, str)]
     return {
         "field": _label(FIELD_LABELS, case["field"], lang),
         "field_code": case["field"],
         "confidence": case["confidence"],
         "model": case["classifier_version"],
         "alternatives": alternatives,
+        "also": also,
     }
 
 

@@ -218,7 +218,9 @@ async def _apply(services: Services, conn: asyncpg.Connection, prepared: _Prepar
             case_id, SYSTEM, "classified",
             changes={"field": result.field, "confidence": round(result.confidence, 4),
                      "urgent": result.urgent, "model": result.model_version,
-                     "alternatives": [list(a) for a in result.alternatives]},
+                     "alternatives": [list(a) for a in result.alternatives],
+                     # Other fields the message names (several problems): kept on the case, not routed.
+                     "also": list(result.also)},
         ))
     if geo is not None:
         values.update(ward_code=geo.ward_code, geocode_confidence=geo.confidence)

@@ -49,3 +49,17 @@ async def test_an_unclear_message_goes_to_triage_as_other(aiohttp_client, settin
     reason = await pool.fetchval("SELECT reason FROM case_events WHERE case_id = $1 AND to_status = 'triage'",
                                  case["id"])
     assert reason.startswith("classifier unsure")
+
+
+async def test_other_fields_a_message_names_are_kept_on_the_classified_event_and_shown(
+        aiohttp_client, settings, model_path):
+    from console.case_page import classification
+
+    pool, case = await _processed(aiohttp_client, settings, model_path,
+                                  "Quán karaoke hát tới 2 giờ sáng, lại còn lấn chiếm hết vỉa hè")
+    assert case["field"] == "noise"
+    events = await pool.fetch("SELECT kind, changes FROM case_events WHERE case_id = $1 ORDER BY id", case["id"])
+    classified = [e for e in events if e["kind"] == "classified"]
+    assert classified[-1]["changes"]["also"] == ["urban_order"]
+    assert classification(case, events, "en")["also"] == ["Urban order and construction"]
+    assert classification(case, events, "vi")["also"] == ["Trật tự đô thị"]
