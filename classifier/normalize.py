@@ -75,14 +75,11 @@ def normalise(text: str) -> str:
 
 def folded(normalised: str) -> str:
     """The diacritics-free view of a normalised text, with the shorthand typed without diacritics expanded."""
-    out = []
-    for token in _TOKEN.findall(strip_marks(normalised)):
-        plain = token.translate(FOLD_TABLE)
-        if plain == token:
-            out.append(TEENCODE.get(token, token))
-        else:
-            out.append(MARKED_SHORTHAND.get(token, plain))
-    return " ".join(out)
+    marked = strip_marks(normalised)
+    # The fold maps one letter to one letter, so the folded text's tokens line up with the typed ones.
+    typed, plain = _TOKEN.findall(marked), _TOKEN.findall(marked.translate(FOLD_TABLE))
+    get, marked_get = TEENCODE.get, MARKED_SHORTHAND.get
+    return " ".join([get(p, p) if p == t else marked_get(t, p) for t, p in zip(typed, plain, strict=True)])
 
 
 def views(text: str) -> tuple[str, str]:
