@@ -73,6 +73,7 @@ CREATE TRIGGER cases_open_count_update AFTER UPDATE ON cases
     EXECUTE FUNCTION console_open_delta();
 
 -- Move the committed deltas into the rollups; one folder at a time (a busy one is skipped: the deltas wait).
+-- The advisory key 1022_0017 is this migration's number, beside the worker's 1022_000N (hotline/worker.py).
 CREATE FUNCTION console_fold_open_counts() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     moved bigint;
