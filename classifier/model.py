@@ -388,7 +388,7 @@ def train(
     The lexicon's terms train the linear model as short lines (`lexicon_examples`), and its hits are
     added to the scores at a fixed β (`TrainConfig.lexicon_weight`). Its hits are not features of the
     linear model: the corpus uses the lexicon's words so often that a weight learned on it trusts them
-    more than other text deserves (on the evaluation sets' dev halves it lost 4 points of accuracy).
+    more than other text deserves (on the evaluation sets' dev halves: 0.81–0.86 accuracy, the prior 0.90).
     """
     label_index = {label: i for i, label in enumerate(labels)}
     texts = [e.text for e in train_set]
