@@ -214,6 +214,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "rep_dti_hours": "Thời gian xử lý trung bình (giờ làm việc)",
         "rep_dti_online": "Tỷ lệ trực tuyến",
         "rep_dti_satisfaction": "Mức hài lòng (1–5)",
+        "case_refreshed": "Hồ sơ vừa được cập nhật trên trang.",
+        "case_changed": "Hồ sơ vừa có cập nhật.",
+        "reload": "Tải lại",
+        "also_names": "Phản ánh cũng nêu",
+        "duplicate_links": "Liên kết trùng",
     },
     "en": {
         "site": "1022 Console",
@@ -421,6 +426,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "rep_dti_hours": "Mean handling time (working hours)",
         "rep_dti_online": "Online share",
         "rep_dti_satisfaction": "Satisfaction (1–5)",
+        "case_refreshed": "The case was just updated on this page.",
+        "case_changed": "This case has just changed.",
+        "reload": "Reload",
+        "also_names": "The message also names",
+        "duplicate_links": "Duplicate links",
     },
 }
 

@@ -30,7 +30,9 @@
     var lat = parseFloat(mapBox.getAttribute("data-lat")), lon = parseFloat(mapBox.getAttribute("data-lon"));
     var ward = mapBox.getAttribute("data-ward");
     var hasPoint = isFinite(lat) && isFinite(lon);
-    var map = L.map(mapBox, {attributionControl: false, zoomControl: true, scrollWheelZoom: false, minZoom: 8});
+    var map = L.map(mapBox, {attributionControl: false, zoomControl: false, scrollWheelZoom: false, minZoom: 8});
+    L.control.zoom({zoomInTitle: mapBox.getAttribute("data-zoom-in"),
+                    zoomOutTitle: mapBox.getAttribute("data-zoom-out")}).addTo(map);
     map.setView(hasPoint ? [lat, lon] : [10.78, 106.70], hasPoint ? 15 : 11);
     if (hasPoint) {
       L.circleMarker([lat, lon], {radius: 7, color: "#b00020", weight: 2, fillColor: "#e53935", fillOpacity: 0.9})
@@ -90,14 +92,26 @@
         countdown = document.getElementById("countdown");
         tick();
       })
-      .catch(function () {
-        var notice = document.getElementById("case-updated");
-        if (notice) notice.hidden = false;
-      })
+      .then(function () { announce(false); })
+      .catch(function () { announce(true); })
       .then(function () {
         refreshing = false;
         if (again) { again = false; refreshParts(); }
       });
+  }
+
+  // The live region is in the page from the start (a region that appears is often not read out): it says
+  // politely that the case was refreshed in place, or that it changed and offers a reload.
+  function announce(failed) {
+    var notice = document.getElementById("case-updated");
+    if (!notice) return;
+    notice.textContent = notice.getAttribute(failed ? "data-changed" : "data-refreshed") + " ";
+    if (failed) {
+      var link = document.createElement("a");
+      link.href = notice.getAttribute("data-href");
+      link.textContent = notice.getAttribute("data-reload");
+      notice.appendChild(link);
+    }
   }
 
   // Presence: tell others we are typing (at most every 4 s), and show who else is.

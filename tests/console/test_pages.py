@@ -460,6 +460,10 @@ def test_message_kinds_and_statuses_have_labels():
     assert case_page.message_status("weird", "vi") == "khác"
 
 
+def timeline_html(text: str) -> str:
+    return text.split('data-testid="case-timeline"')[1].split("</ol>")[0]
+
+
 async def test_the_case_page_labels_messages_and_the_timeline(client, tokens):
     case = await _report(client, "Mất điện cả khu phố")
     pool = client.app[SERVICES].pool
@@ -481,6 +485,13 @@ async def test_the_case_page_labels_messages_and_the_timeline(client, tokens):
     assert "{" not in timeline and "'department'" not in timeline
     english = await (await client.get(f"/console/cases/{case['id']}?lang=en")).text()
     assert "Transferred from Department of Construction to" in english and "Message" in english
+    # For a screen reader: the title names the page as its h1 does, each reason box says which action it is for,
+    # times are machine-readable, and the live region is there (empty) from the start.
+    assert re.search(r"<title>Mã hồ sơ \d{10} – ", text)
+    assert re.search(r'<label for="reject-reason">Lý do<span class="visually-hidden"> \(Trả lại\)</span></label>', text)
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+">', timeline_html(text))
+    live = text.split('id="case-updated"')[1].split("</p>")[0]
+    assert " hidden" not in live and live.rstrip().endswith(">")
 
 
 async def test_the_403_and_404_pages_carry_the_nav_and_sign_out(client, tokens):
