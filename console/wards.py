@@ -1,44 +1,28 @@
-"""The 168 wards of Hồ Chí Minh City (since 1 July 2025): their names, and a light GeoJSON for the map.
+"""The 168 wards of Hồ Chí Minh City (since 1 July 2025) for the console: names, and the GeoJSON of the map.
 
-Names come from the geocoder's ward list (a package data file). The polygons come from the gazetteer the
-geocoder builds (`make gazetteer`, git-ignored: the shared administrative-unit data is GPL and stays outside
-this repository); when that artifact is missing or names-only, the geocoder's own reader builds the shapes
-from the shared data folder. They are simplified once more (coverage simplification at TOLERANCE_M, so shared
-borders stay shared), rounded to about a metre and kept in memory, gzipped, for the life of the process: the
-whole layer for the map, and each ward's Feature on its own for the case page. Nothing is downloaded.
+The layer is the geocoder's (`integrations.geocoding.geojson`, also served by the public statistics page),
+kept in memory, gzipped, for the life of the process: the whole layer for the map, and each ward's Feature on
+its own for the case page. Nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import functools
 import gzip
 import json
 import logging
-import pickle
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import numpy as np
-import shapely
+from integrations.geocoding.geojson import NoBoundaries, WardLayer, build_layer, ward_names
 
-from integrations.geocoding.build import FORMAT, read_shapes, read_tables
-from integrations.geocoding.geometry import unproject
-from integrations.geocoding.paths import DATA_DIR, DEFAULT_PATH, POLYGONS, WARDS_CSV, default_admin_units_dir
+__all__ = ["NoBoundaries", "WardLayer", "ward_layer", "ward_name", "ward_options", "ward_outline", "wards"]
 
 log = logging.getLogger(__name__)
 
-TOLERANCE_M = 20.0  # on top of the gazetteer's 10 m: about 40k vertices, 860 kB of JSON, 210 kB gzipped
-GRID_DEG = 1e-5  # coordinates rounded to about 1.1 m
 
-
-@functools.cache
 def wards() -> dict[str, tuple[str, str]]:
     """Ward code -> (Vietnamese full name, English full name)."""
-    with (DATA_DIR / WARDS_CSV).open(encoding="utf-8", newline="") as f:
-        return {row["code"]: (row["full_name"], row["full_name_en"]) for row in csv.DictReader(f)}
+    return ward_names()
 
 
 def ward_name(code: str | None, lang: str = "vi") -> str:
@@ -48,56 +32,6 @@ def ward_name(code: str | None, lang: str = "vi") -> str:
     if names is None:
         return code
     return names[0] if lang == "vi" else names[1]
-
-
-class NoBoundaries(Exception):
-    """Neither the gazetteer artifact nor the shared data folder holds the ward polygons."""
-
-
-@dataclass(frozen=True, slots=True)
-class WardLayer:
-    """The GeoJSON FeatureCollection and its gzipped bytes."""
-
-    body: bytes
-    gzipped: bytes
-    features: int
-
-
-def _sources(artifact_path: Path, admin_units_dir: Path | None) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
-    """Return the ward rows and the (projected, simplified) shapes: from the artifact, else from the shared data."""
-    if artifact_path.is_file():
-        with artifact_path.open("rb") as f:
-            data = pickle.load(f)  # noqa: S301 - our own build output, never user input
-        if data.get("format") == FORMAT and data.get("shapes"):
-            return data["wards"], data["shapes"]
-    polygons = (admin_units_dir or default_admin_units_dir()) / POLYGONS
-    if not polygons.is_file():
-        raise NoBoundaries(f"no ward polygons: build the gazetteer (make gazetteer) or provide {polygons}")
-    rows = read_tables()["wards"]
-    return rows, read_shapes(polygons, [w[0] for w in rows])
-
-
-def build_layer(artifact_path: Path = DEFAULT_PATH, admin_units_dir: Path | None = None) -> WardLayer:
-    """Build the ward FeatureCollection (lon/lat, WGS 84) with code, names and type per ward."""
-    rows, shapes = _sources(artifact_path, admin_units_dir)
-    by_code = {w[0]: w for w in rows}
-    english = wards()
-    geoms = np.array(shapely.from_wkb(shapes["wkb"]), dtype=object)
-    simplified = shapely.make_valid(shapely.coverage_simplify(geoms, TOLERANCE_M))
-    lonlat = shapely.set_precision(np.array([unproject(g) for g in simplified], dtype=object), GRID_DEG)
-    features = []
-    for code, geometry in zip(shapes["codes"], lonlat, strict=True):
-        _, name, full_name, kind = by_code[code][:4]
-        features.append({
-            "type": "Feature",
-            "id": code,
-            "properties": {"code": code, "name": name, "full_name": full_name,
-                           "full_name_en": english.get(code, (full_name, full_name))[1], "type": kind},
-            "geometry": json.loads(shapely.to_geojson(geometry)),
-        })
-    body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
-                      separators=(",", ":")).encode()
-    return WardLayer(body=body, gzipped=gzip.compress(body, 6, mtime=0), features=len(features))
 
 
 _layer: list[WardLayer] = []  # built once per process
