@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
@@ -69,6 +70,7 @@ import asyncpg  # noqa: E402
 
 from casework.reports import sla  # noqa: E402
 from casework.reports import store as reports_store  # noqa: E402
+from casework.reports.facts import facts_from_events  # noqa: E402
 from casework.reports.periods import Period, current_month, current_quarter, monthly, quarter  # noqa: E402
 from hotline.db import create_pool, migrate  # noqa: E402
 from routing import store as routing_store  # noqa: E402
@@ -80,7 +82,8 @@ TARGET_MONTH_MS = 1000.0
 SPAN_DAYS = 730
 SAMPLE = 20_000  # cases projected through refresh_facts on their own, to time the projection
 BUSY = 1_000  # cases pending before each run of the busy-moment report
-REBUILD_BATCH = 2_000  # cases per transaction when projecting everything
+CHECK = 2_000  # of the sample: facts from the bulk projection compared with refresh_facts's
+BULK_BATCH = 2_000  # cases per transaction when projecting everything
 WARDS_CSV = ROOT / "routing" / "data" / "wards.csv"
 
 # channel, weight: a city hotline is still mostly phone calls
@@ -398,34 +401,103 @@ def last_quarter(now: datetime) -> Period:
     return quarter(year - 1, 4) if n == 1 else quarter(year, n - 1)
 
 
-async def project_sample(pool: asyncpg.Pool, clock: BusinessCalendar, n: int) -> tuple[int, int, float]:
-    """Queue `n` random cases and compute them through refresh_facts; return cases, events and seconds."""
+async def project_sample(pool: asyncpg.Pool, clock: BusinessCalendar, n: int, check: int = CHECK) -> None:
+    """Queue `n` random cases and compute them through refresh_facts (batches of 500, its default); print the rate.
+
+    The first `check` of them had their facts from the bulk projection: they must come out the same.
+    """
     async with pool.acquire() as conn:
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM cases ORDER BY random() LIMIT $1", n)]
         events = await conn.fetchval("SELECT count(*) FROM case_events WHERE case_id = ANY($1)", ids)
-        await conn.execute("INSERT INTO report_pending (case_id, event_id) SELECT unnest($1::bigint[]), 0", ids)
-    t0 = time.perf_counter()
-    done = await reports_store.refresh_facts(pool, clock)
-    return done, events, time.perf_counter() - t0
-
-
-async def project_all(pool: asyncpg.Pool, clock: BusinessCalendar, events: int) -> tuple[int, float]:
-    """Compute every case's facts as `hotline report rebuild` does (queue all, refresh in batches)."""
-    t0 = time.perf_counter()
-    total = await reports_store.queue_all(pool)
-    done, step = 0, max(100_000, total // 10)
+        await conn.execute("INSERT INTO report_pending (case_id, event_id) SELECT unnest($1::bigint[]), 0"
+                           " ON CONFLICT DO NOTHING", ids)
+    before = await reports_store.case_facts(pool, ids[:check])
+    times = []
     while True:
-        got = await reports_store.refresh_facts(pool, clock, limit=REBUILD_BATCH, max_cases=step)
-        if not got:
+        t0 = time.perf_counter()
+        if not await reports_store.refresh_facts(pool, clock, max_cases=1):
             break
-        done += got
-        spent = time.perf_counter() - t0
-        print(f"  projected {done:,} of {total:,} cases in {spent:.0f} s ({done / spent:,.0f} cases/s)", flush=True)
+        times.append(time.perf_counter() - t0)
+    after = await reports_store.case_facts(pool, ids[:check])
+    keys = [c for c in reports_store.COLUMNS if c != "case_id"]
+    mismatches = sum(1 for i in before if any(before[i][k] != after.get(i, {}).get(k) for k in keys))
+    seconds = sum(times)
+    print(f"projection through refresh_facts of {n:,} random cases ({events:,} events): {seconds:.1f} s,"
+          f" {n / seconds:,.0f} cases/s, {events / seconds:,.0f} events/s; batches of 500: median"
+          f" {statistics.median(times):.2f} s, min {min(times):.2f}, max {max(times):.2f}", flush=True)
+    print(f"  {len(before):,} of them projected in bulk first: {mismatches} differ from refresh_facts's facts",
+          flush=True)
+
+
+async def project_all(pool: asyncpg.Pool, clock: BusinessCalendar, workers: int = 2) -> tuple[int, int, float]:
+    """Compute every case's facts by ranges of ids; return cases, events and seconds.
+
+    The projection itself (the query refresh_facts loads events with, ``facts_from_events``, the upsert of
+    ``store._save``) without report_pending: under a backlog of millions of rows, refresh_facts's delete of the
+    rows it read costs more than the projection (see ``backlog``). `workers` connections take turns, so the
+    database works on one range while Python computes another.
+    """
+    t0 = time.perf_counter()
+    async with pool.acquire() as conn:
+        total = await conn.fetchval("SELECT max(id) FROM cases") or 0
+    ranges = iter(range(1, total + 1, BULK_BATCH))
+    counts = [0, 0]
+    report_every = max(BULK_BATCH, total // 10 // BULK_BATCH * BULK_BATCH)
+
+    async def work() -> None:
+        for first in ranges:
+            async with pool.acquire() as conn, conn.transaction():
+                last = first + BULK_BATCH
+                cases = await conn.fetch("SELECT id, created_at, channel, due_at FROM cases WHERE id >= $1 AND id < $2",
+                                         first, last)
+                events = await conn.fetch(
+                    "SELECT e.case_id, e.id, e.at, e.kind, e.from_status, e.to_status,"
+                    " coalesce((SELECT jsonb_object_agg(c.key, c.value) FROM jsonb_each(e.changes) c"
+                    "           WHERE c.key = ANY($3::text[])), '{}'::jsonb) AS changes"
+                    " FROM case_events e WHERE e.case_id >= $1 AND e.case_id < $2 ORDER BY e.case_id, e.id",
+                    first, last, reports_store.FACT_KEYS)
+                by_case: dict[int, list[asyncpg.Record]] = {}
+                for event in events:
+                    by_case.setdefault(event["case_id"], []).append(event)
+                await reports_store._save(conn, [facts_from_events(c, by_case.get(c["id"], []), clock) for c in cases])
+            counts[0] += len(cases)
+            counts[1] += len(events)
+            if counts[0] % report_every < BULK_BATCH:
+                spent = time.perf_counter() - t0
+                print(f"  projected {counts[0]:,} of {total:,} cases in {spent:.0f} s"
+                      f" ({counts[0] / spent:,.0f} cases/s)", flush=True)
+
+    await asyncio.gather(*(work() for _ in range(workers)))
     seconds = time.perf_counter() - t0
     async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM report_pending")  # every case was just computed from all its events
         await conn.execute("VACUUM ANALYZE case_facts")
         await conn.execute("VACUUM ANALYZE report_pending")
-    return done, seconds
+    return counts[0], counts[1], seconds
+
+
+async def backlog(pool: asyncpg.Pool, clock: BusinessCalendar, batches: int = 8) -> None:
+    """Time refresh_facts batches (500 cases, the default) with every case pending, as after `hotline report rebuild`.
+
+    The first five run custom plans, the later ones the generic plan PostgreSQL settles on; each batch's delete
+    of the pending rows it read (case_id = ANY(...) AND event_id = ANY(...)) is most of the time.
+    """
+    async with pool.acquire() as conn:
+        total = await reports_store.queue_all(pool)
+        await conn.execute("ANALYZE report_pending")
+    times = []
+    for _ in range(batches):
+        t0 = time.perf_counter()
+        await reports_store.refresh_facts(pool, clock, max_cases=1)
+        times.append(time.perf_counter() - t0)
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM report_pending")
+        await conn.execute("VACUUM ANALYZE report_pending")
+        await conn.execute("VACUUM case_facts")
+    per = sorted(times)[len(times) // 2]
+    print(f"refresh_facts with all {total:,} cases pending: batches of 500 took "
+          + ", ".join(f"{t:.2f}" for t in times)
+          + f" s; at the median, a rebuild would take {total / 500 * per / 3600:.1f} h")
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -511,6 +583,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=SAMPLE, help="cases timed through refresh_facts alone")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
     parser.add_argument("--reuse", default=None, help="run on a kept database instead of loading one")
+    parser.add_argument("--projection", action="store_true", help="with --reuse: time the projection again")
     args = parser.parse_args(argv)
 
     server = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_SERVER
@@ -537,13 +610,17 @@ async def main(argv: list[str] | None = None) -> int:
         pool = await create_pool(dsn, min_size=1, max_size=2)  # as the app opens it (60 s statement timeout)
         try:
             clock = calendar(now)
-            if not args.reuse:
-                done, events, seconds = await project_sample(pool, clock, args.sample)
-                print(f"projection (refresh_facts) of {done:,} random cases, {events:,} events: {seconds:.1f} s,"
-                      f" {done / seconds:,.0f} cases/s, {events / seconds:,.0f} events/s", flush=True)
-                done, seconds = await project_all(pool, clock, events)
-                print(f"projection of all {done:,} cases (queue_all + refresh_facts, {REBUILD_BATCH:,} a batch):"
-                      f" {seconds:.1f} s, {done / seconds:,.0f} cases/s", flush=True)
+            measure = not args.reuse or args.projection
+            async with pool.acquire() as conn:
+                stale = await conn.fetchval("SELECT (SELECT count(*) FROM cases) - (SELECT count(*) FROM case_facts)"
+                                            " + (SELECT count(*) FROM report_pending)")
+            if measure or stale:
+                done, events, seconds = await project_all(pool, clock)
+                print(f"projection of all {done:,} cases ({events:,} events) by ranges of {BULK_BATCH:,}:"
+                      f" {seconds:.1f} s, {done / seconds:,.0f} cases/s, {events / seconds:,.0f} events/s", flush=True)
+            if measure:
+                await project_sample(pool, clock, args.sample)
+                await backlog(pool, clock)
             async with pool.acquire() as conn:
                 sizes = await conn.fetchrow(
                     "SELECT (SELECT count(*) FROM cases) AS cases, (SELECT count(*) FROM case_events) AS events,"
