@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import kernel.cases
+from kernel import labels
 from kernel.actors import CITIZEN, SYSTEM, Actor, Role
 
 __all__ = ["CITIZEN", "SYSTEM", "Actor", "Role"]  # the actors are the kernel's; re-exported for casework's callers
@@ -61,24 +62,7 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "duplicate": ("Trùng với phản ánh khác", "Duplicate of another report"),
 }
 
-FIELD_LABELS: dict[str, tuple[str, str]] = {
-    "admin_procedures": ("Hành chính công", "Public administrative services"),
-    "urban_infrastructure": ("Hạ tầng đô thị", "Urban infrastructure"),
-    "traffic": ("Giao thông", "Traffic and road safety"),
-    "public_transport": ("Vận tải hành khách công cộng", "Public transport"),
-    "water_supply": ("Cấp nước", "Water supply"),
-    "drainage_flooding": ("Thoát nước – ngập nước", "Drainage and flooding"),
-    "public_lighting": ("Chiếu sáng công cộng", "Public lighting"),
-    "trees": ("Cây xanh", "Trees and green space"),
-    "electricity": ("Điện lực", "Electricity"),
-    "telecom": ("Viễn thông", "Telecommunications"),
-    "urban_order": ("Trật tự đô thị", "Urban order and construction"),
-    "environment": ("Tài nguyên – môi trường", "Environment and sanitation"),
-    "noise": ("Tiếng ồn", "Noise"),
-    "security": ("An ninh trật tự", "Security and public order"),
-    "health": ("Y tế", "Health"),
-    "other": ("Khác / chưa phân loại", "Other / not yet classified"),
-}
+FIELD_LABELS = labels.FIELD_LABELS  # one table for every context (kernel.labels)
 
 FIELDS = frozenset(FIELD_LABELS)
 assert FIELDS == frozenset(kernel.cases.FIELD_CODES), "casework labels every field of the kernel's list"

@@ -11,6 +11,7 @@ from casework.codes import display as display_code
 from casework.models import FIELD_LABELS, STATUS_LABELS
 from console.render import local_time, time_left
 from console.wards import ward_name
+from kernel import labels
 
 # Canned replies: {code}, {unit} and {deadline} are filled in from the case.
 CANNED: dict[str, list[tuple[str, str]]] = {
@@ -107,15 +108,7 @@ MESSAGE_STATUSES: dict[str, tuple[str, str]] = {
     "delivered": ("đã đến người nhận", "delivered"),
     "failed": ("gửi không được", "failed"),
 }
-CHANNEL_LABELS: dict[str, tuple[str, str]] = {
-    "web": ("Cổng thông tin", "Web form"),
-    "sms": ("Tin nhắn SMS", "SMS"),
-    "voice": ("Điện thoại", "Phone call"),
-    "telegram": ("Telegram", "Telegram"),
-    "email": ("Thư điện tử", "Email"),
-    "chat": ("Trò chuyện trực tuyến", "Web chat"),
-    "open311": ("Open311", "Open311"),
-}
+CHANNEL_LABELS = labels.CHANNEL_LABELS
 ACTOR_KINDS: dict[str, tuple[str, str]] = {
     "system": ("Hệ thống", "System"),
     "citizen": ("Công dân", "Citizen"),

@@ -1,8 +1,7 @@
 """The names readers see for the shared codes (fields and channels), in Vietnamese and English.
 
 Routing explains its decisions in these words and may not import casework or the console, so the
-tables every context can read live here (`tests/routing/test_reasons.py` keeps casework's and the
-console's copies equal to them).
+tables every context reads live here, once.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ CHANNEL_LABELS: dict[str, tuple[str, str]] = {
     "email": ("Thư điện tử", "Email"),
     "chat": ("Trò chuyện trực tuyến", "Web chat"),
     "open311": ("Open311", "Open311"),
+    "zalo": ("Zalo", "Zalo"),
 }
 
 

@@ -17,6 +17,7 @@ import asyncpg
 from casework.models import FIELD_LABELS
 from casework.reports import store
 from casework.reports.periods import Period
+from kernel import labels
 from kernel.errors import BadRequest
 from routing.calendar import Clock
 
@@ -27,16 +28,7 @@ MIN_HANDLED = 10  # a unit is ranked once it has handled this many cases in the 
 RANKED_SHOWN = 5  # top and bottom
 ONLINE_CHANNELS = store.ONLINE_CHANNELS
 
-CHANNEL_LABELS: dict[str, tuple[str, str]] = {
-    "web": ("Cổng thông tin", "Web form"),
-    "sms": ("Tin nhắn SMS", "SMS"),
-    "voice": ("Điện thoại", "Phone call"),
-    "telegram": ("Telegram", "Telegram"),
-    "email": ("Thư điện tử", "Email"),
-    "chat": ("Trò chuyện trực tuyến", "Web chat"),
-    "open311": ("Open311", "Open311"),
-    "zalo": ("Zalo", "Zalo"),
-}
+CHANNEL_LABELS = labels.CHANNEL_LABELS
 NO_UNIT = ("Tổng đài 1022 (chưa chuyển đơn vị)", "1022 centre (not forwarded)")
 NO_FIELD = ("Chưa phân loại", "Not classified")
 NO_WARD = ("Chưa xác định phường, xã", "Ward unknown")

@@ -107,5 +107,4 @@ def test_routing_names_fields_and_channels_as_casework_and_the_console_do():
     from console.case_page import CHANNEL_LABELS as CONSOLE_CHANNELS
 
     assert tuple(FIELD_LABELS) == kernel.cases.FIELD_CODES
-    assert FIELD_LABELS == CASEWORK_FIELDS
-    assert CHANNEL_LABELS == CONSOLE_CHANNELS
+    assert CASEWORK_FIELDS is FIELD_LABELS and CONSOLE_CHANNELS is CHANNEL_LABELS  # one table, not copies
