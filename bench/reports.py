@@ -476,28 +476,71 @@ async def project_all(pool: asyncpg.Pool, clock: BusinessCalendar, workers: int 
     return counts[0], counts[1], seconds
 
 
-async def backlog(pool: asyncpg.Pool, clock: BusinessCalendar, batches: int = 8) -> None:
-    """Time refresh_facts batches (500 cases, the default) with every case pending, as after `hotline report rebuild`.
+# The delete refresh_facts runs after each batch (casework/reports/store.py), on a table named in.
+PENDING_DELETE = "DELETE FROM {table} WHERE case_id = ANY($1) AND (event_id = 0 OR event_id = ANY($2))"
 
-    The first five run custom plans, the later ones the generic plan PostgreSQL settles on; each batch's delete
-    of the pending rows it read (case_id = ANY(...) AND event_id = ANY(...)) is most of the time.
+
+async def _delete_ms(conn: asyncpg.Connection, table: str, mode: str, ids: list[int], events: list[int]) -> str:
+    """EXPLAIN ANALYZE (rolled back) the pending delete with a custom or the generic plan: its time and scan."""
+    args = f"'{{{','.join(map(str, ids))}}}', '{{{','.join(map(str, events))}}}'"  # integers only
+    await conn.execute(f"PREPARE bench_delete(bigint[], bigint[]) AS {PENDING_DELETE.format(table=table)}")
+    tr = conn.transaction()
+    await tr.start()
+    try:
+        await conn.execute(f"SET LOCAL plan_cache_mode = force_{mode}_plan")
+        plan = [r[0] for r in await conn.fetch(f"EXPLAIN (ANALYZE, COSTS OFF) EXECUTE bench_delete({args})")]
+    finally:
+        await tr.rollback()
+        await conn.execute("DEALLOCATE bench_delete")  # PREPARE outlives a rollback
+    ms = float(next(line for line in plan if line.startswith("Execution Time")).split()[2])
+    scan = next(line.strip().lstrip("-> ") for line in plan[1:] if "Scan" in line).split(" on ")[0]
+    return f"{mode} {ms:,.0f} ms ({scan})"
+
+
+async def backlog(pool: asyncpg.Pool, clock: BusinessCalendar, batches: int = 8) -> None:
+    """Time refresh_facts batches (500 cases, its default) with every case pending, as `hotline report rebuild` does.
+
+    A batch's time depends on the plan PostgreSQL picks for its delete of the pending rows it read: custom
+    plans for the first five executions on a connection, then maybe the generic plan. Both are timed
+    (EXPLAIN ANALYZE, rolled back) in the three states report_pending can be in with two million rows in it:
+    never analyzed (right after migration 0019's backfill), analyzed while nearly empty (a rebuild on a running
+    system), analyzed with the rows in it.
     """
-    async with pool.acquire() as conn:
-        total = await reports_store.queue_all(pool)
-        await conn.execute("ANALYZE report_pending")
+    total = await reports_store.queue_all(pool)
     times = []
     for _ in range(batches):
         t0 = time.perf_counter()
         await reports_store.refresh_facts(pool, clock, max_cases=1)
         times.append(time.perf_counter() - t0)
-    async with pool.acquire() as conn:
-        await conn.execute("DELETE FROM report_pending")
-        await conn.execute("VACUUM ANALYZE report_pending")
-        await conn.execute("VACUUM case_facts")
     per = sorted(times)[len(times) // 2]
     print(f"refresh_facts with all {total:,} cases pending: batches of 500 took "
           + ", ".join(f"{t:.2f}" for t in times)
-          + f" s; at the median, a rebuild would take {total / 500 * per / 3600:.1f} h")
+          + f" s; at the median, a rebuild would take {total / 500 * per / 3600:.1f} h", flush=True)
+    async with pool.acquire() as conn:
+        # A temporary table is never analyzed by autovacuum: it stands for report_pending after the backfill.
+        await conn.execute("CREATE TEMP TABLE pending_unanalyzed (case_id bigint NOT NULL, event_id bigint NOT NULL,"
+                           " PRIMARY KEY (case_id, event_id))")
+        await conn.execute("INSERT INTO pending_unanalyzed SELECT case_id, event_id FROM report_pending")
+        samples = []
+        for n in (500, 2000):
+            ids = [r["case_id"] for r in await conn.fetch(
+                "SELECT DISTINCT case_id FROM report_pending ORDER BY case_id LIMIT $1", n)]
+            events = [r["id"] for r in await conn.fetch("SELECT id FROM case_events WHERE case_id = ANY($1)", ids)]
+            samples.append((ids, events))
+        print("  the pending delete of a batch, timed with a custom and with the generic plan:", flush=True)
+        for state, table in (("never analyzed", "pending_unanalyzed"), ("as analyzed last", "report_pending"),
+                             ("analyzed now", "report_pending")):
+            if state == "analyzed now":
+                await conn.execute("ANALYZE report_pending")
+            estimate = await conn.fetchval("SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass", table)
+            for ids, events in samples:
+                plans = [await _delete_ms(conn, table, mode, ids, events) for mode in ("custom", "generic")]
+                print(f"    {state} (planner's estimate {estimate:,} rows), {len(ids):,} cases ({len(events):,}"
+                      " events): " + ", ".join(plans), flush=True)
+        await conn.execute("DROP TABLE pending_unanalyzed")
+        await conn.execute("DELETE FROM report_pending")
+        await conn.execute("VACUUM ANALYZE report_pending")
+        await conn.execute("VACUUM case_facts")
 
 
 def _pct(values: list[float], p: float) -> float:
