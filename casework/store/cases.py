@@ -235,10 +235,12 @@ async def claim_unprocessed(conn: asyncpg.Connection, limit: int, now: datetime)
     Call inside a transaction: the locks are the claim, released by the commit (or by the worker's
     connection dropping, should it die).
     """
+    # NO KEY UPDATE: workers still exclude each other, but the reports' projection (whose rows point at the
+    # case, taking a key-share lock) never hides a case from a worker.
     return await conn.fetch(
         f"SELECT {CASE_COLUMNS}, c.process_attempts FROM {CASE_FROM} WHERE c.id IN ("
         " SELECT id FROM cases WHERE processed_at IS NULL AND (process_after IS NULL OR process_after <= $2)"
-        " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) ORDER BY c.id",
+        " ORDER BY id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED) ORDER BY c.id",
         limit, now,
     )
 
@@ -247,7 +249,7 @@ async def claim_case(conn: asyncpg.Connection, case_id: int) -> asyncpg.Record |
     """Lock one case for processing now, back-off or not; None if processed or held by another worker."""
     return await conn.fetchrow(
         f"SELECT {CASE_COLUMNS}, c.process_attempts FROM {CASE_FROM} WHERE c.id IN ("
-        " SELECT id FROM cases WHERE id = $1 AND processed_at IS NULL FOR UPDATE SKIP LOCKED)",
+        " SELECT id FROM cases WHERE id = $1 AND processed_at IS NULL FOR NO KEY UPDATE SKIP LOCKED)",
         case_id,
     )
 

@@ -465,7 +465,7 @@ async def _held_by_stopped_worker(pool: asyncpg.Pool) -> list[int]:
     async with pool.acquire() as conn, conn.transaction():
         waiting = {r[0] for r in await conn.fetch("SELECT id FROM cases WHERE processed_at IS NULL")}
         free = {r[0] for r in await conn.fetch(
-            "SELECT id FROM cases WHERE processed_at IS NULL FOR UPDATE SKIP LOCKED")}
+            "SELECT id FROM cases WHERE processed_at IS NULL FOR NO KEY UPDATE SKIP LOCKED")}
     return sorted(waiting - free)
 
 
