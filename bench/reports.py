@@ -10,9 +10,15 @@ What it measures
     and prints p50, p95 and max in milliseconds (target: the month under 1 s). Then the month by unit once
     more, each run right after 1,000 cases were queued for a new computation (a busy moment: the report
     computes them first), and the plan of the month's aggregate (EXPLAIN ANALYZE, BUFFERS).
-    It also times the projection itself, ``casework.reports.store.refresh_facts`` (the real function, as the
-    worker's chores and ``hotline report rebuild`` run it), first on a random sample of cases, then on all of
-    them: cases and events per second, the cost of keeping case_facts current.
+    Before the reports, the projection that feeds them. All cases are projected in batches of ids (the
+    event query of ``casework.reports.store.refresh_facts``, ``facts_from_events``, the upsert of
+    ``store._save``, without report_pending). Then ``refresh_facts`` itself, the real function the worker's
+    chores and every report run, on ``--sample`` random cases (default 20,000) queued again: cases and events
+    per second, the cost of keeping case_facts current; the first 2,000 of them must come out equal to their
+    bulk facts (the mismatches are printed: 0). Then with every case pending, as ``hotline report rebuild``
+    leaves it: eight batches, and the plans of refresh_facts's delete of the pending rows it read, custom and
+    generic, with report_pending never analyzed (as migration 0019's backfill leaves it), analyzed nearly
+    empty, and analyzed full.
     This is a benchmark that prints numbers, not a test: it never fails on a slow result.
 
 Where the data goes
@@ -20,7 +26,8 @@ Where the data goes
     DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres; its server is used for CREATE and
     DROP DATABASE, so the role needs CREATEDB and, for the fast load, superuser to switch triggers off),
     migrated with ``hotline.db.migrate``, dropped at the end (also on an error or Ctrl-C). ``--keep`` keeps
-    it and prints its name; ``--reuse NAME`` runs the reports on a kept one without loading again.
+    it and prints its name; ``--reuse NAME`` runs the reports on a kept one without loading again (with
+    ``--projection``, the projection's timings too).
 
 The data
     ``--cases`` cases (default 2,000,000) received over the two years before the run (ids grow with time, one
@@ -44,7 +51,7 @@ The data
 Usage
     .venv/bin/python bench/reports.py                          # 2,000,000 cases, 10 runs per report
     .venv/bin/python bench/reports.py --cases 200000 --repeat 5
-    .venv/bin/python bench/reports.py --keep                   # then --reuse bench_reports_xxxx
+    .venv/bin/python bench/reports.py --keep                   # then --reuse bench_reports_xxxx [--projection]
 """
 
 from __future__ import annotations
