@@ -60,21 +60,11 @@ def _text(query: MultiMapping[str], name: str) -> str:
 
 def month_choices(now: datetime) -> list[Period]:
     """The city month in progress, then the ones before it, newest first."""
-    year, month = (int(part) for part in periods.current_month(now).label.split("-"))
-    out = []
-    for _ in range(MONTHS_OFFERED):
-        out.append(periods.monthly(year, month))
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return out
+    return periods.recent_months(now, MONTHS_OFFERED)
 
 
 def quarter_choices(now: datetime) -> list[Period]:
-    year, q = (int(part) for part in periods.current_quarter(now).label.split("-Q"))
-    out = []
-    for _ in range(QUARTERS_OFFERED):
-        out.append(periods.quarter(year, q))
-        year, q = (year - 1, 4) if q == 1 else (year, q - 1)
-    return out
+    return periods.recent_quarters(now, QUARTERS_OFFERED)
 
 
 def parse(query: MultiMapping[str], now: datetime, actor: Actor) -> tuple[ReportQuery, list[str]]:

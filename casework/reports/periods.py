@@ -129,6 +129,26 @@ def current_quarter(now: datetime) -> Period:
     return quarter(local.year, (local.month - 1) // 3 + 1)
 
 
+def recent_months(now: datetime, count: int) -> list[Period]:
+    """The city month in progress, then the ones before it, newest first: `count` in all."""
+    year, month = (int(part) for part in current_month(now).label.split("-"))
+    out = []
+    for _ in range(count):
+        out.append(monthly(year, month))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return out
+
+
+def recent_quarters(now: datetime, count: int) -> list[Period]:
+    """The quarter in progress, then the ones before it, newest first: `count` in all."""
+    year, q = (int(part) for part in current_quarter(now).label.split("-Q"))
+    out = []
+    for _ in range(count):
+        out.append(quarter(year, q))
+        year, q = (year - 1, 4) if q == 1 else (year, q - 1)
+    return out
+
+
 def sla_period(*, month: str | None = None, date_from: str | None = None, date_to: str | None = None,
                now: datetime) -> Period:
     """The period an SLA request names: a city month, or from and to (both), or by default the current month."""

@@ -173,13 +173,7 @@ async def compute(services: Any, period: Period, now: datetime) -> dict[str, Any
 
 def month_choices(now: datetime) -> list[Period]:
     """The month in progress, then the MONTHS_BACK closed months before it, newest first."""
-    current = periods.current_month(now)
-    year, month = (int(part) for part in current.label.split("-"))
-    out = []
-    for _ in range(MONTHS_BACK + 1):
-        out.append(periods.monthly(year, month))
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return out
+    return periods.recent_months(now, MONTHS_BACK + 1)
 
 
 def pick_month(raw: str | None, now: datetime) -> Period:
