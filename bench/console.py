@@ -55,7 +55,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -63,6 +63,8 @@ if str(ROOT) not in sys.path:
 
 import asyncpg  # noqa: E402
 
+from bench.scratch import local_database as _database  # noqa: E402
+from bench.scratch import nearest_rank as _pct  # noqa: E402
 from casework import codes  # noqa: E402
 from casework.store import cases as casework_cases  # noqa: E402
 from console import dashboard, wards  # noqa: E402
@@ -100,13 +102,6 @@ STREETS = ["Lê Lợi", "Nguyễn Huệ", "Trần Hưng Đạo", "Hai Bà Trưng
 SEARCHES = [("ngập nước", "ngap nuoc"), ("mất điện", "mat dien"), ("đèn đường", "den duong"),
             ("Nguyễn Huệ", "nguyen hue"), ("karaoke", "karaoke"), ("cây đổ", "cay do"), ("ổ gà", "o ga"),
             ("xe buýt", "xe buyt")]
-
-
-def _database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    if parts.hostname not in (None, "", "127.0.0.1", "localhost", "::1"):
-        raise SystemExit(f"refusing a non-local server: {parts.hostname}")
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 def code(i: int) -> str:
@@ -276,11 +271,6 @@ def setups(conn_info: dict[str, Any]) -> dict[str, Query]:
         return change_open_cases(c, r, conn_info["open_ids"])
 
     return {f"map data (all) after {CHANGES} changes": change, f"dashboard data after {CHANGES} changes": change}
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 async def run_queries(conn: asyncpg.Connection, repeat: int, now: datetime,

@@ -67,7 +67,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -75,6 +75,8 @@ if str(ROOT) not in sys.path:
 
 import asyncpg  # noqa: E402
 
+from bench.scratch import local_database as _database  # noqa: E402
+from bench.scratch import nearest_rank as _pct  # noqa: E402
 from casework.reports import sla  # noqa: E402
 from casework.reports import store as reports_store  # noqa: E402
 from casework.reports.facts import facts_from_events  # noqa: E402
@@ -118,13 +120,6 @@ OTHER_UNITS = ["so-xay-dung", "so-nong-nghiep-moi-truong", "so-y-te", "so-khoa-h
                "chieu-sang", "viettel-hcm", "vnpt-hcm", "mobifone-hcm"]
 # rating, weight (None: "not solved" without a score)
 RATINGS = [(5, 42), (4, 23), (3, 13), (2, 9), (1, 8), (None, 5)]
-
-
-def _database(dsn: str, name: str) -> str:
-    parts = urlsplit(dsn)
-    if parts.hostname not in (None, "", "127.0.0.1", "localhost", "::1"):
-        raise SystemExit(f"refusing a non-local server: {parts.hostname}")
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
 
 
 def _pick(draw: str, weights: list[float]) -> str:
@@ -548,11 +543,6 @@ async def backlog(pool: asyncpg.Pool, clock: BusinessCalendar, batches: int = 8)
         await conn.execute("DELETE FROM report_pending")
         await conn.execute("VACUUM ANALYZE report_pending")
         await conn.execute("VACUUM case_facts")
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], repeat: int, setup: Callable[[], Awaitable[Any]] | None = None,
