@@ -13,7 +13,7 @@ import gzip
 import json
 import logging
 
-from integrations.geocoding.geojson import NoBoundaries, WardLayer, build_layer, ward_names
+from integrations.geocoding.geojson import NoBoundaries, WardLayer, ward_layer, ward_names
 
 __all__ = ["NoBoundaries", "WardLayer", "ward_layer", "ward_name", "ward_options", "ward_outline", "wards"]
 
@@ -32,19 +32,6 @@ def ward_name(code: str | None, lang: str = "vi") -> str:
     if names is None:
         return code
     return names[0] if lang == "vi" else names[1]
-
-
-_layer: list[WardLayer] = []  # built once per process
-
-
-async def ward_layer() -> WardLayer:
-    """The ward layer, built once per process in a thread (it takes a fraction of a second)."""
-    if not _layer:
-        layer = await asyncio.to_thread(build_layer)
-        if not _layer:  # two first requests may both build it: keep one
-            _layer.append(layer)
-            log.info("ward layer built: %d wards, %d bytes", layer.features, len(layer.body))
-    return _layer[0]
 
 
 def split_layer(layer: WardLayer) -> dict[str, WardLayer]:

@@ -364,18 +364,11 @@ async def data_json(request: web.Request) -> web.StreamResponse:
                       found.max_age)
 
 
-_layer: list[geojson.WardLayer] = []  # built once per process
-
-
 async def ward_layer() -> geojson.WardLayer:
-    if not _layer:
-        try:
-            layer = await asyncio.to_thread(geojson.build_layer)
-        except geojson.NoBoundaries as e:
-            raise NoBoundaries({"message": "the ward boundaries are not built (make gazetteer)"}) from e
-        if not _layer:  # two first requests may both build it: keep one
-            _layer.append(layer)
-    return _layer[0]
+    try:
+        return await geojson.ward_layer()  # the same layer the console draws, built once per process
+    except geojson.NoBoundaries as e:
+        raise NoBoundaries({"message": "the ward boundaries are not built (make gazetteer)"}) from e
 
 
 async def wards_geojson(request: web.Request) -> web.StreamResponse:

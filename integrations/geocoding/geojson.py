@@ -9,10 +9,12 @@ nothing else. Nothing is downloaded. The console's map and the public statistics
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import functools
 import gzip
 import json
+import logging
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ import shapely
 from .build import FORMAT, read_shapes, read_tables
 from .geometry import unproject
 from .paths import DATA_DIR, DEFAULT_PATH, POLYGONS, WARDS_CSV, default_admin_units_dir
+
+log = logging.getLogger(__name__)
 
 TOLERANCE_M = 20.0  # on top of the gazetteer's 10 m: about 40k vertices, 860 kB of JSON, 210 kB gzipped
 GRID_DEG = 1e-5  # coordinates rounded to about 1.1 m
@@ -89,3 +93,16 @@ def layer_of(document: dict[str, Any]) -> WardLayer:
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     count = len(document["features"]) if document.get("type") == "FeatureCollection" else 1
     return WardLayer(body=body, gzipped=gzip.compress(body, 6, mtime=0), features=count)
+
+
+_layer: list[WardLayer] = []  # built once per process, shared by every page that draws the wards
+
+
+async def ward_layer() -> WardLayer:
+    """The ward layer, built once per process in a thread (it takes a fraction of a second); NoBoundaries if absent."""
+    if not _layer:
+        layer = await asyncio.to_thread(build_layer)
+        if not _layer:  # two first requests may both build it: keep one
+            _layer.append(layer)
+            log.info("ward layer built: %d wards, %d bytes", layer.features, len(layer.body))
+    return _layer[0]
